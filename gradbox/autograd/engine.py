@@ -1,0 +1,148 @@
+"""Reverse-mode engine: iterative topological sort, then one sweep from outputs to leaves.
+
+For y = f(x) with upstream gradient g = dL/dy, each node's backward returns the
+vector-Jacobian products g^T dy/dx_i. Where a node feeds several consumers, the engine sums
+their contributions before the node runs (the multivariate chain rule), so every node runs
+once. Gradients that came back with a broadcast shape are summed to the input's shape here,
+for all ops at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from gradbox.autograd import anomaly, grad_mode
+from gradbox.autograd.function import Function
+from gradbox.tensor import Tensor
+
+_FREED = (
+    "Trying to backward through the graph a second time (or to use saved values after they "
+    "were freed): node {name} was already released. Pass retain_graph=True to the first "
+    "backward() or autograd.grad() if you need to backward through the graph again."
+)
+
+
+def topological_order(roots: Sequence[Function]) -> list[Function]:
+    """Nodes reachable from ``roots``, each after every node that consumes it.
+
+    Iterative depth-first post-order (no recursion, so a 100,000-op chain is fine), reversed.
+    """
+    post: list[Function] = []
+    visited: set[int] = set()
+    stack: list[tuple[Function, bool]] = [(r, False) for r in roots]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            post.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for nxt in node.next_functions:
+            if nxt is not None and not isinstance(nxt, Tensor):
+                if id(nxt) not in visited:
+                    stack.append((nxt, False))
+    post.reverse()
+    return post
+
+
+def _accumulate_leaf(leaf: Tensor, g: Tensor, create_graph: bool) -> None:
+    if leaf._hooks:
+        for hook in leaf._hooks:
+            r = hook(g)
+            if r is not None:
+                g = r
+    if leaf.grad is None:
+        # A fresh array: the incoming gradient may alias another leaf's or a view.
+        leaf.grad = g if create_graph else Tensor._wrap(np.array(g._data, copy=True))
+    elif create_graph or leaf.grad.requires_grad:
+        leaf.grad = leaf.grad + g
+    else:
+        leaf.grad._data += g._data
+
+
+def run_backward(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Tensor],
+    retain_graph: bool,
+    create_graph: bool,
+    capture: Sequence[Tensor] | None = None,
+) -> list[Tensor | None] | None:
+    """Backpropagate ``root_grads`` from ``roots``.
+
+    With ``capture`` (autograd.grad), return the gradients of those tensors and leave every
+    ``.grad`` untouched; otherwise accumulate into the ``.grad`` of leaves (and of non-leaves
+    that called ``retain_grad``).
+    """
+    from gradbox.ops.shape import sum_to
+
+    grads: dict[int, Tensor] = {}
+    nodes: list[Function] = []
+    results: list[Tensor | None] = [None] * len(capture) if capture is not None else []
+    cap_leaf: dict[int, int] = {}
+    cap_node: dict[int, int] = {}
+    if capture is not None:
+        for i, t in enumerate(capture):
+            (cap_node if t.grad_fn is not None else cap_leaf)[id(t.grad_fn or t)] = i
+
+    def deliver_leaf(leaf: Tensor, g: Tensor) -> None:
+        if capture is None:
+            _accumulate_leaf(leaf, g, create_graph)
+        else:
+            i = cap_leaf.get(id(leaf))
+            if i is not None:
+                results[i] = g if results[i] is None else results[i] + g
+
+    prev_mode = grad_mode.enabled
+    grad_mode.enabled = create_graph
+    try:
+        for root, g in zip(roots, root_grads):
+            if root.grad_fn is None:
+                deliver_leaf(root, g)
+                continue
+            k = id(root.grad_fn)
+            grads[k] = grads[k] + g if k in grads else g
+            nodes.append(root.grad_fn)
+        for node in topological_order(nodes):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if node._freed:
+                raise RuntimeError(_FREED.format(name=node.name))
+            if node._hooks:
+                for hook in node._hooks:
+                    r = hook(g)
+                    if r is not None:
+                        g = r
+            if capture is not None:
+                i = cap_node.get(id(node))
+                if i is not None:
+                    results[i] = g
+            elif node._retain is not None:
+                t = node._retain()
+                if t is not None:
+                    gd = g if create_graph else g.detach()
+                    t.grad = gd if t.grad is None else t.grad + gd
+            in_grads = node.backward(g)
+            if type(in_grads) is not tuple:
+                in_grads = (in_grads,)
+            for i, (nxt, gi, shape) in enumerate(zip(node.next_functions, in_grads, node.input_shapes)):
+                if nxt is None or gi is None:
+                    continue
+                if gi._data.shape != shape:
+                    gi = sum_to(gi, shape)
+                if anomaly.enabled:
+                    anomaly.check_backward(node, i, gi._data)
+                if isinstance(nxt, Tensor):
+                    deliver_leaf(nxt, gi)
+                else:
+                    k = id(nxt)
+                    grads[k] = grads[k] + gi if k in grads else gi
+            if not retain_graph:
+                node._release()
+    finally:
+        grad_mode.enabled = prev_mode
+    return results if capture is not None else None

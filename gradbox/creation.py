@@ -1,0 +1,186 @@
+"""Tensor creation: from data, constant fills, ranges and random draws (gradbox's generator)."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from gradbox import _dtype
+from gradbox.ops._util import shape_arg
+from gradbox.random import Generator, _gen
+from gradbox.tensor import Tensor
+
+
+def _np_dtype(dtype, default: np.dtype | None = None) -> np.dtype:
+    if dtype is None:
+        return default if default is not None else _dtype.get_default_dtype().np
+    return _dtype.to_numpy_dtype(dtype)
+
+
+def _finish(a: np.ndarray, requires_grad: bool) -> Tensor:
+    t = Tensor._wrap(a)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _infer(data) -> np.ndarray:
+    """NumPy arrays keep their dtype; Python floats become the default float, ints int64, bools bool."""
+    if isinstance(data, Tensor):
+        return data._data.copy()
+    if isinstance(data, np.ndarray):
+        return data.copy()
+    if isinstance(data, np.generic):
+        return np.asarray(data)
+    if isinstance(data, list | tuple) and any(isinstance(x, Tensor) for x in data):
+        data = [x._data if isinstance(x, Tensor) else x for x in data]
+    a = np.array(data)
+    if a.dtype.kind == "f":
+        a = a.astype(_dtype.get_default_dtype().np)
+    elif a.dtype.kind in "iu":
+        a = a.astype(np.int64)
+    elif a.dtype.kind not in "b":
+        raise TypeError(f"tensor: can't convert data of type {a.dtype} ({type(data).__name__}) to a tensor")
+    return a
+
+
+def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    """A new tensor holding a copy of ``data`` (nested lists, numbers, arrays or tensors)."""
+    a = _infer(data)
+    if dtype is not None:
+        a = a.astype(_dtype.to_numpy_dtype(dtype), copy=False)
+    return _finish(a, requires_grad)
+
+
+def as_tensor(data, dtype=None) -> Tensor:
+    """Like ``tensor`` but shares memory with a NumPy array or tensor when the dtype allows."""
+    if isinstance(data, Tensor) and (dtype is None or data._data.dtype == _dtype.to_numpy_dtype(dtype)):
+        return data
+    if isinstance(data, np.ndarray):
+        return Tensor._wrap(data if dtype is None else data.astype(_dtype.to_numpy_dtype(dtype), copy=False))
+    return tensor(data, dtype=dtype)
+
+
+def from_numpy(a: np.ndarray) -> Tensor:
+    """A tensor sharing memory with ``a`` (keeps its dtype)."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"from_numpy: expected np.ndarray, got {type(a).__name__}")
+    _dtype.from_numpy_dtype(a.dtype)
+    return Tensor._wrap(a)
+
+
+def zeros(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    return _finish(np.zeros(shape_arg(size, "zeros"), _np_dtype(dtype)), requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    return _finish(np.ones(shape_arg(size, "ones"), _np_dtype(dtype)), requires_grad)
+
+
+def empty(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    return _finish(np.empty(shape_arg(size, "empty"), _np_dtype(dtype)), requires_grad)
+
+
+def full(size, fill_value, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    if dtype is None:
+        if isinstance(fill_value, bool):
+            default = np.dtype(np.bool_)
+        elif isinstance(fill_value, numbers.Integral):
+            default = np.dtype(np.int64)
+        else:
+            default = None
+        npd = _np_dtype(None, default)
+    else:
+        npd = _np_dtype(dtype)
+    return _finish(np.full(shape_arg((size,), "full"), fill_value, npd), requires_grad)
+
+
+def _like(x: Tensor, dtype) -> np.dtype:
+    return x._data.dtype if dtype is None else _dtype.to_numpy_dtype(dtype)
+
+
+def zeros_like(x: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _finish(np.zeros(x._data.shape, _like(x, dtype)), requires_grad)
+
+
+def ones_like(x: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _finish(np.ones(x._data.shape, _like(x, dtype)), requires_grad)
+
+
+def full_like(x: Tensor, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _finish(np.full(x._data.shape, fill_value, _like(x, dtype)), requires_grad)
+
+
+def empty_like(x: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    return _finish(np.empty(x._data.shape, _like(x, dtype)), requires_grad)
+
+
+def arange(start, end=None, step=1, *, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    """[start, end) in steps; integer arguments give int64, any float gives the default float."""
+    if end is None:
+        start, end = 0, start
+    is_int = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    npd = _np_dtype(dtype, np.dtype(np.int64) if is_int else None)
+    return _finish(np.arange(start, end, step).astype(npd), requires_grad)
+
+
+def linspace(start, end, steps: int, *, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    return _finish(np.linspace(start, end, steps).astype(_np_dtype(dtype)), requires_grad)
+
+
+def eye(n: int, m: int | None = None, *, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    return _finish(np.eye(n, m, dtype=_np_dtype(dtype)), requires_grad)
+
+
+def _float_dtype(dtype, op: str) -> np.dtype:
+    npd = _np_dtype(dtype)
+    if npd.kind != "f":
+        raise TypeError(f"{op}: expected a floating point dtype, got {dtype!r}")
+    return npd
+
+
+def rand(*size, generator: Generator | None = None, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    """Uniform samples on [0, 1)."""
+    npd = _float_dtype(dtype, "rand")
+    a = _gen(generator).random(shape_arg(size, "rand"), dtype=np.float64).astype(npd)
+    return _finish(a, requires_grad)
+
+
+def randn(*size, generator: Generator | None = None, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    """Standard normal samples."""
+    npd = _float_dtype(dtype, "randn")
+    a = _gen(generator).standard_normal(shape_arg(size, "randn")).astype(npd)
+    return _finish(a, requires_grad)
+
+
+def randint(low, high=None, size=(), *, generator: Generator | None = None, dtype=None, device=None) -> Tensor:
+    """Integers in [low, high) (``randint(high, size)`` starts at 0), int64 by default."""
+    if high is None:
+        low, high = 0, low
+    if low >= high:
+        raise RuntimeError(f"randint: expects low < high, got low={low}, high={high}")
+    a = _gen(generator).integers(low, high, size=shape_arg((size,), "randint"))
+    return _finish(a.astype(_np_dtype(dtype, np.dtype(np.int64))), False)
+
+
+def randperm(n: int, *, generator: Generator | None = None, dtype=None, device=None) -> Tensor:
+    return _finish(_gen(generator).permutation(n).astype(_np_dtype(dtype, np.dtype(np.int64))), False)
+
+
+def rand_like(x: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    return rand(x._data.shape, dtype=dtype or _dtype.from_numpy_dtype(x._data.dtype), requires_grad=requires_grad)
+
+
+def randn_like(x: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    return randn(x._data.shape, dtype=dtype or _dtype.from_numpy_dtype(x._data.dtype), requires_grad=requires_grad)
+
+
+def is_tensor(x) -> bool:
+    return isinstance(x, Tensor)
+
+
+def numel(x: Tensor) -> int:
+    return x.numel()

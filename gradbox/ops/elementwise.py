@@ -1,0 +1,507 @@
+"""Elementwise arithmetic and nonlinearities.
+
+Notation: g = dL/dy is the upstream gradient, y the op's output. Broadcasting is undone by
+the engine, so each backward below is written for same-shape operands.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradbox.autograd.function import Function
+from gradbox.ops._util import as_tensor, binary, const
+from gradbox.tensor import Tensor
+
+
+class Add(Function):
+    """y = a + b.   dL/da = g,  dL/db = g."""
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        return g, g
+
+
+class Sub(Function):
+    """y = a - b.   dL/da = g,  dL/db = -g."""
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        return g, -g
+
+
+class Mul(Function):
+    """y = a * b.   dL/da = g * b,  dL/db = g * a."""
+
+    save_inputs = True
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, g):
+        a, b = self.inputs
+        return g * b, g * a
+
+
+class Div(Function):
+    """y = a / b.   dL/da = g / b,  dL/db = -g * a / b^2."""
+
+    save_inputs = True
+
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, g):
+        a, b = self.inputs
+        return g / b, -g * a / (b * b)
+
+
+class Pow(Function):
+    """y = a^b.   dL/da = g * b * a^(b-1)  (0 where b = 0),  dL/db = g * y * ln(a)  (0 where a = 0, b >= 0)."""
+
+    save_inputs = True
+    save_output = True
+
+    def forward(self, a, b):
+        return np.power(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        ga = where(const(b._data == 0), 0.0, g * b * a ** (b - 1))
+        if not b.requires_grad:
+            return ga, None
+        zero_base = const((a._data == 0) & (b._data >= 0))
+        return ga, where(zero_base, 0.0, g * self.output * log(a))
+
+
+class PowScalar(Function):
+    """y = x^p for a constant p.   dL/dx = g * p * x^(p-1)  (0 when p = 0)."""
+
+    save_inputs = True
+
+    def forward(self, x, p):
+        self.p = p
+        return np.power(x, x.dtype.type(p)) if x.dtype.kind == "f" else np.power(x, p)
+
+    def backward(self, g):
+        (x,) = self.inputs
+        if self.p == 0:
+            return g * 0.0
+        return g * (self.p * x ** (self.p - 1))
+
+
+class Neg(Function):
+    """y = -x.   dL/dx = -g."""
+
+    def forward(self, x):
+        return np.negative(x)
+
+    def backward(self, g):
+        return -g
+
+
+class Exp(Function):
+    """y = e^x.   dL/dx = g * y."""
+
+    save_output = True
+
+    def forward(self, x):
+        return np.exp(x)
+
+    def backward(self, g):
+        return g * self.output
+
+
+class Log(Function):
+    """y = ln x.   dL/dx = g / x."""
+
+    save_inputs = True
+
+    def forward(self, x):
+        return np.log(x)
+
+    def backward(self, g):
+        return g / self.inputs[0]
+
+
+class Sqrt(Function):
+    """y = sqrt(x).   dL/dx = g / (2 y)."""
+
+    save_output = True
+
+    def forward(self, x):
+        return np.sqrt(x)
+
+    def backward(self, g):
+        return g / (2.0 * self.output)
+
+
+class Abs(Function):
+    """y = |x|.   dL/dx = g * sign(x)  (sign(0) = 0, so the subgradient at 0 is 0, as in PyTorch)."""
+
+    save_inputs = True
+
+    def forward(self, x):
+        return np.abs(x)
+
+    def backward(self, g):
+        return g * const(np.sign(self.inputs[0]._data))
+
+
+class Sin(Function):
+    """y = sin x.   dL/dx = g * cos x."""
+
+    save_inputs = True
+
+    def forward(self, x):
+        return np.sin(x)
+
+    def backward(self, g):
+        return g * cos(self.inputs[0])
+
+
+class Cos(Function):
+    """y = cos x.   dL/dx = -g * sin x."""
+
+    save_inputs = True
+
+    def forward(self, x):
+        return np.cos(x)
+
+    def backward(self, g):
+        return -g * sin(self.inputs[0])
+
+
+class Tanh(Function):
+    """y = tanh x.   dL/dx = g * (1 - y^2)."""
+
+    save_output = True
+
+    def forward(self, x):
+        return np.tanh(x)
+
+    def backward(self, g):
+        y = self.output
+        return g * (1.0 - y * y)
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + e^-x), computed without overflow.   dL/dx = g * y * (1 - y)."""
+
+    save_output = True
+
+    def forward(self, x):
+        # e^-|x| never overflows: for x >= 0, 1/(1+e^-x); for x < 0, e^x/(1+e^x).
+        z = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z)).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        y = self.output
+        return g * y * (1.0 - y)
+
+
+class Relu(Function):
+    """y = max(x, 0).   dL/dx = g * [y > 0]  (0 at x = 0, as in PyTorch)."""
+
+    save_output = True
+
+    def forward(self, x):
+        return np.maximum(x, 0)
+
+    def backward(self, g):
+        return g * const(self.output._data > 0).to(g.dtype)
+
+
+class Clamp(Function):
+    """y = min(max(x, lo), hi).   dL/dx = g * [lo <= x <= hi]  (boundaries pass the gradient)."""
+
+    save_inputs = True
+
+    def forward(self, x, lo, hi):
+        self.lo, self.hi = lo, hi
+        return np.clip(x, lo, hi)
+
+    def backward(self, g):
+        x = self.inputs[0]._data
+        keep = np.ones(x.shape, dtype=bool)
+        if self.lo is not None:
+            keep &= x >= self.lo
+        if self.hi is not None:
+            keep &= x <= self.hi
+        return g * const(keep).to(g.dtype)
+
+
+class Maximum(Function):
+    """y = max(a, b).   dL/da = g * ([a > b] + [a = b]/2),  dL/db = g * ([b > a] + [a = b]/2)."""
+
+    save_inputs = True
+
+    def forward(self, a, b):
+        return np.maximum(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs[0]._data, self.inputs[1]._data
+        return _split_ties(g, a > b, a < b, a == b)
+
+
+class Minimum(Function):
+    """y = min(a, b).   dL/da = g * ([a < b] + [a = b]/2),  dL/db = g * ([b < a] + [a = b]/2)."""
+
+    save_inputs = True
+
+    def forward(self, a, b):
+        return np.minimum(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs[0]._data, self.inputs[1]._data
+        return _split_ties(g, a < b, a > b, a == b)
+
+
+def _split_ties(g: Tensor, first: np.ndarray, second: np.ndarray, tie: np.ndarray):
+    dt = g._data.dtype
+    half = tie.astype(dt) * dt.type(0.5)
+    return g * const(first.astype(dt) + half), g * const(second.astype(dt) + half)
+
+
+class Where(Function):
+    """y = a where c else b (c a constant bool mask).   dL/da = g * [c],  dL/db = g * [not c]."""
+
+    def forward(self, a, b, cond):
+        self.cond = cond
+        return np.where(cond, a, b)
+
+    def backward(self, g):
+        zero = const(np.zeros((), dtype=g._data.dtype))
+        return Where.apply(g, zero, cond=self.cond), Where.apply(zero, g, cond=self.cond)
+
+
+class Cast(Function):
+    """y = x converted to another dtype.   dL/dx = g converted back to x's dtype."""
+
+    def forward(self, x, dtype):
+        self.src = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, g):
+        return g.to(self.src) if self.src.kind == "f" else None
+
+
+# ---- functional forms -------------------------------------------------------------------
+
+
+def add(a, b, *, alpha=1) -> Tensor:
+    if alpha != 1:
+        b = mul(b, alpha)
+    return Add.apply(*binary("add", a, b))
+
+
+def sub(a, b, *, alpha=1) -> Tensor:
+    if alpha != 1:
+        b = mul(b, alpha)
+    return Sub.apply(*binary("sub", a, b))
+
+
+def mul(a, b) -> Tensor:
+    return Mul.apply(*binary("mul", a, b))
+
+
+def div(a, b, *, rounding_mode: str | None = None) -> Tensor:
+    if rounding_mode is not None:
+        return floor_divide(a, b) if rounding_mode == "floor" else _no_grad(a, b, "div", np.trunc, np.divide)
+    a, b = binary("div", a, b)
+    if a._data.dtype.kind != "f":  # true division of integers gives the default float dtype
+        from gradbox._dtype import get_default_dtype
+
+        a, b = a.to(get_default_dtype()), b.to(get_default_dtype())
+    return Div.apply(a, b)
+
+
+def _no_grad(a, b, op, post, fn) -> Tensor:
+    a, b = binary(op, a, b)
+    out = fn(a._data, b._data)
+    return Tensor._wrap(post(out) if post is not None else out)
+
+
+def floor_divide(a, b) -> Tensor:
+    """Elementwise floor(a / b); not differentiable (its gradient is zero almost everywhere)."""
+    return _no_grad(a, b, "floor_divide", None, np.floor_divide)
+
+
+def remainder(a, b) -> Tensor:
+    """Python-style a mod b; not differentiable here."""
+    return _no_grad(a, b, "remainder", None, np.remainder)
+
+
+def pow(x, exponent) -> Tensor:  # noqa: A001 - torch.pow
+    if isinstance(exponent, bool | int | float) and isinstance(x, Tensor):
+        if x._data.dtype.kind != "f" and isinstance(exponent, int) and exponent < 0:
+            raise RuntimeError("pow: integers to negative integer powers are not allowed")
+        if x._data.dtype.kind != "f" and isinstance(exponent, float):
+            x = x.to(_default_float())
+        return PowScalar.apply(x, p=exponent)
+    return Pow.apply(*binary("pow", x, exponent))
+
+
+def _default_float():
+    from gradbox._dtype import get_default_dtype
+
+    return get_default_dtype()
+
+
+def neg(x: Tensor) -> Tensor:
+    return Neg.apply(x)
+
+
+def _unary(cls, name: str, doc_from: type):
+    def f(x: Tensor) -> Tensor:
+        x = as_tensor(x, name)
+        if x._data.dtype.kind != "f":
+            x = x.to(_default_float())
+        return cls.apply(x)
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = doc_from.__doc__
+    return f
+
+
+exp = _unary(Exp, "exp", Exp)
+log = _unary(Log, "log", Log)
+sqrt = _unary(Sqrt, "sqrt", Sqrt)
+sin = _unary(Sin, "sin", Sin)
+cos = _unary(Cos, "cos", Cos)
+tanh = _unary(Tanh, "tanh", Tanh)
+sigmoid = _unary(Sigmoid, "sigmoid", Sigmoid)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001 - torch.abs
+    return Abs.apply(as_tensor(x, "abs"))
+
+
+def relu(x: Tensor) -> Tensor:
+    return Relu.apply(as_tensor(x, "relu"))
+
+
+def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch argument names
+    if min is None and max is None:
+        raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = x if min is None else maximum(x, min)
+        return out if max is None else minimum(out, max)
+    dt = x._data.dtype
+    if dt.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
+        x = x.to(_default_float())
+        dt = x._data.dtype
+    lo = None if min is None else dt.type(min)
+    hi = None if max is None else dt.type(max)
+    return Clamp.apply(x, lo=lo, hi=hi)
+
+
+clip = clamp
+
+
+def maximum(a, b) -> Tensor:
+    return Maximum.apply(*binary("maximum", a, b))
+
+
+def minimum(a, b) -> Tensor:
+    return Minimum.apply(*binary("minimum", a, b))
+
+
+def where(condition, a, b) -> Tensor:
+    """Pick ``a`` where ``condition`` holds, else ``b`` (all three broadcast)."""
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
+    a, b = binary("where", a, b)
+    from gradbox.ops._util import check_broadcast
+
+    check_broadcast("where", cond.shape, a._data.shape, b._data.shape)
+    return Where.apply(a, b, cond=cond)
+
+
+def sign(x: Tensor) -> Tensor:
+    """sign(x) in {-1, 0, 1}; its gradient is zero almost everywhere, so it is not recorded."""
+    return Tensor._wrap(np.sign(x._data))
+
+
+def square(x: Tensor) -> Tensor:
+    return mul(x, x)
+
+
+def rsqrt(x: Tensor) -> Tensor:
+    return pow(x, -0.5)
+
+
+def reciprocal(x: Tensor) -> Tensor:
+    return div(1.0, x)
+
+
+def masked_fill(x: Tensor, mask, value) -> Tensor:
+    """x with ``value`` where ``mask`` is True.   dL/dx = g * [not mask]."""
+    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {m.dtype}")
+    if isinstance(value, Tensor):
+        value = value.to(x.dtype)
+    else:
+        value = Tensor._wrap(np.asarray(value, dtype=x._data.dtype))
+    from gradbox.ops._util import check_broadcast
+
+    if check_broadcast("masked_fill", m.shape, x._data.shape) != x._data.shape:
+        raise RuntimeError(
+            f"masked_fill: mask of shape {m.shape} must broadcast to the tensor's shape {x._data.shape}"
+        )
+    return Where.apply(value, x, cond=m)
+
+
+def _compare(npf, name):
+    def f(a, b) -> Tensor:
+        a, b = binary(name, a, b)
+        return Tensor._wrap(npf(a._data, b._data))
+
+    f.__name__ = name
+    f.__doc__ = f"Elementwise {name} as a bool tensor (not differentiable)."
+    return f
+
+
+eq = _compare(np.equal, "eq")
+ne = _compare(np.not_equal, "ne")
+lt = _compare(np.less, "lt")
+le = _compare(np.less_equal, "le")
+gt = _compare(np.greater, "gt")
+ge = _compare(np.greater_equal, "ge")
+logical_and = _compare(np.logical_and, "logical_and")
+logical_or = _compare(np.logical_or, "logical_or")
+logical_xor = _compare(np.logical_xor, "logical_xor")
+
+
+def logical_not(x: Tensor) -> Tensor:
+    return Tensor._wrap(np.logical_not(x._data))
+
+
+def isnan(x: Tensor) -> Tensor:
+    return Tensor._wrap(np.isnan(x._data))
+
+
+def isfinite(x: Tensor) -> Tensor:
+    return Tensor._wrap(np.isfinite(x._data))
+
+
+def cast(x: Tensor, dtype) -> Tensor:
+    from gradbox._dtype import to_numpy_dtype
+
+    npd = to_numpy_dtype(dtype)
+    if x._data.dtype == npd:
+        return x
+    return Cast.apply(x, dtype=npd)
+
+
+
+
+
+def bitwise(npf, a, b) -> Tensor:
+    a, b = binary(npf.__name__, a, b)
+    return Tensor._wrap(npf(a._data, b._data))

@@ -1,0 +1,91 @@
+"""Indexing: ``x[idx]`` with basic (slices, ints, None, ...) and advanced (int/bool arrays) indices.
+
+y = x[idx];  dL/dx = zeros_like(x) with g scatter-added at idx. Repeated indices add up, so
+the gradient of ``x[[0, 0]]`` at x_0 is g_0 + g_1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradbox.autograd.function import Function
+from gradbox.tensor import Tensor
+
+
+def normalize_index(idx):
+    """Tensors become arrays, lists become int arrays and bool masks become their nonzero()."""
+    items = idx if isinstance(idx, tuple) else (idx,)
+    out = []
+    advanced = False
+    for it in items:
+        if isinstance(it, Tensor):
+            it = it._data
+        elif isinstance(it, list):
+            it = np.asarray(it)
+            if it.dtype.kind == "f" or (it.size == 0 and it.dtype.kind != "b"):
+                it = it.astype(np.int64)
+        if isinstance(it, np.ndarray):
+            advanced = True
+            if it.dtype == np.bool_:
+                out.extend(np.nonzero(it))
+                continue
+            if it.dtype.kind not in "iu":
+                raise IndexError(f"index: tensors used as indices must be long, int or bool, got {it.dtype}")
+        elif isinstance(it, bool):
+            advanced = True
+            it = np.asarray(it)
+        out.append(it)
+    return tuple(out), advanced
+
+
+class Index(Function):
+    """y = x[idx].   dL/dx = scatter-add of g into zeros at idx."""
+
+    def forward(self, x, idx, advanced):
+        self.idx, self.advanced = idx, advanced
+        return np.asarray(x[idx])
+
+    def backward(self, g):
+        return IndexAdd.apply(g, idx=self.idx, shape=self.input_shapes[0], advanced=self.advanced)
+
+
+class IndexAdd(Function):
+    """y = zeros(shape) with g added at idx (np.add.at when indices may repeat).   dL/dg = g_y[idx]."""
+
+    def forward(self, g, idx, shape, advanced):
+        self.idx, self.advanced = idx, advanced
+        out = np.zeros(shape, dtype=g.dtype)
+        if advanced:
+            np.add.at(out, idx, g)
+        else:
+            out[idx] = g
+        return out
+
+    def backward(self, gg):
+        return Index.apply(gg, idx=self.idx, advanced=self.advanced)
+
+
+def getitem(x: Tensor, idx) -> Tensor:
+    nidx, advanced = normalize_index(idx)
+    try:
+        return Index.apply(x, idx=nidx, advanced=advanced)
+    except IndexError as e:
+        raise IndexError(f"index: {e} (tensor shape {x._data.shape})") from None
+
+
+def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
+    from gradbox.ops._util import norm_dim
+
+    d = norm_dim(dim, x._data.ndim, "index_select")
+    return getitem(x, (slice(None),) * d + (index,))
+
+
+def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
+    """y[i][j] = x[index[i][j]][j] for dim 0 (and likewise for other dims)."""
+    from gradbox.ops._util import norm_dim
+
+    d = norm_dim(dim, x._data.ndim, "gather")
+    ind = index._data if isinstance(index, Tensor) else np.asarray(index)
+    grids = list(np.ogrid[tuple(slice(s) for s in ind.shape)])
+    grids[d] = ind
+    return getitem(x, tuple(grids))

@@ -1,0 +1,87 @@
+"""Matrix products.
+
+Y = A B for matrices (and batches of them, with broadcast batch dims):
+dL/dA = G B^T and dL/dB = A^T G.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradbox._dtype import from_numpy_dtype
+from gradbox.autograd.function import Function
+from gradbox.ops._util import as_tensor, check_broadcast
+from gradbox.ops.shape import reshape, transpose
+from gradbox.tensor import Tensor
+
+
+class Matmul(Function):
+    """Y = A @ B (ndim >= 2, batched).   dL/dA = G @ B^T,  dL/dB = A^T @ G  (batch dims summed by the engine)."""
+
+    save_inputs = True
+
+    def forward(self, a, b):
+        return np.matmul(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        ga = Matmul.apply(g, transpose(b, -1, -2)) if a.requires_grad else None
+        gb = Matmul.apply(transpose(a, -1, -2), g) if b.requires_grad else None
+        return ga, gb
+
+
+def matmul(a, b) -> Tensor:
+    """Matrix product with PyTorch's rules for 1-D operands (a vector is promoted, then squeezed)."""
+    a, b = as_tensor(a, "matmul"), as_tensor(b, "matmul")
+    sa, sb = a._data.shape, b._data.shape
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError(
+            f"matmul: expected both operands to have the same dtype, got {from_numpy_dtype(a._data.dtype)} "
+            f"and {from_numpy_dtype(b._data.dtype)} (shapes {sa} @ {sb})"
+        )
+    if not sa or not sb:
+        raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got {sa} @ {sb}")
+    k_a = sa[-1]
+    k_b = sb[0] if len(sb) == 1 else sb[-2]
+    if k_a != k_b:
+        raise RuntimeError(f"matmul: {sa} @ {sb}: inner dimensions {k_a} and {k_b} differ")
+    if len(sa) > 2 or len(sb) > 2:
+        check_broadcast("matmul (batch dims)", sa[:-2], sb[:-2] if len(sb) > 1 else ())
+    va, vb = len(sa) == 1, len(sb) == 1
+    if va:
+        a = reshape(a, (1, sa[0]))
+    if vb:
+        b = reshape(b, (sb[0], 1))
+    y = Matmul.apply(a, b)
+    if va and vb:
+        return reshape(y, ())
+    if va:
+        return reshape(y, y._data.shape[:-2] + y._data.shape[-1:])
+    if vb:
+        return reshape(y, y._data.shape[:-1])
+    return y
+
+
+def mm(a: Tensor, b: Tensor) -> Tensor:
+    if a.ndim != 2 or b.ndim != 2:
+        raise RuntimeError(f"mm: expects 2-D tensors, got {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def bmm(a: Tensor, b: Tensor) -> Tensor:
+    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
+        raise RuntimeError(f"bmm: expects 3-D tensors with the same batch size, got {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def dot(a: Tensor, b: Tensor) -> Tensor:
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"dot: expects 1-D tensors, got {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def outer(a: Tensor, b: Tensor) -> Tensor:
+    return reshape(a, (-1, 1)) * reshape(b, (1, -1))
+
+
+

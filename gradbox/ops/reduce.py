@@ -1,0 +1,353 @@
+"""Reductions and the normalising ops built on them (softmax, log_softmax, logsumexp).
+
+For a reduction over the set of dims D, g has the reduced shape; ``_spread`` restores the
+reduced dims (as size 1) and broadcasts g back over x.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from gradbox.autograd.function import Function
+from gradbox.ops._util import as_tensor, const, norm_dim, norm_dims
+from gradbox.ops.elementwise import exp
+from gradbox.tensor import Tensor
+
+return_types_max = namedtuple("max", ["values", "indices"])
+return_types_min = namedtuple("min", ["values", "indices"])
+
+
+def _kept_shape(shape: tuple, dims: tuple | None) -> tuple:
+    if dims is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in dims else s for i, s in enumerate(shape))
+
+
+def _spread(g: Tensor, shape: tuple, dims: tuple | None, keepdim: bool) -> Tensor:
+    """g over the reduced dims, broadcast back to ``shape`` (the adjoint of summing over dims)."""
+    from gradbox.ops.shape import expand, reshape
+
+    if not keepdim:
+        g = reshape(g, _kept_shape(shape, dims))
+    return expand(g, shape)
+
+
+def _count(shape: tuple, dims: tuple | None) -> int:
+    if dims is None:
+        return int(np.prod(shape, dtype=np.int64))
+    return int(np.prod([shape[d] for d in dims], dtype=np.int64))
+
+
+class Sum(Function):
+    """y = sum_{i in D} x_i.   dL/dx = g broadcast over D."""
+
+    def forward(self, x, dims, keepdim):
+        self.dims, self.keepdim = dims, keepdim
+        return np.sum(x, axis=dims, keepdims=keepdim)
+
+    def backward(self, g):
+        return _spread(g, self.input_shapes[0], self.dims, self.keepdim)
+
+
+class Mean(Function):
+    """y = (1/N) sum_{i in D} x_i.   dL/dx = g / N broadcast over D."""
+
+    def forward(self, x, dims, keepdim):
+        self.dims, self.keepdim = dims, keepdim
+        return np.mean(x, axis=dims, keepdims=keepdim)
+
+    def backward(self, g):
+        n = _count(self.input_shapes[0], self.dims)
+        return _spread(g / float(n), self.input_shapes[0], self.dims, self.keepdim)
+
+
+class Var(Function):
+    """y = sum_{i in D} (x_i - mean)^2 / (N - c), c the correction (1: unbiased).
+
+    dL/dx = g * 2 (x - mean) / (N - c).
+    """
+
+    save_inputs = True
+
+    def forward(self, x, dims, correction, keepdim):
+        self.dims, self.correction, self.keepdim = dims, correction, keepdim
+        return np.var(x, axis=dims, ddof=correction, keepdims=keepdim)
+
+    def backward(self, g):
+        x = self.inputs[0]
+        n = _count(x._data.shape, self.dims)
+        centered = x - mean(x, self.dims, keepdim=True)
+        return _spread(g, x._data.shape, self.dims, self.keepdim) * centered * (2.0 / (n - self.correction))
+
+
+class Std(Function):
+    """y = sqrt(var(x)).   dL/dx = g * (x - mean) / ((N - c) y)."""
+
+    save_inputs = True
+    save_output = True
+
+    def forward(self, x, dims, correction, keepdim):
+        self.dims, self.correction, self.keepdim = dims, correction, keepdim
+        return np.std(x, axis=dims, ddof=correction, keepdims=keepdim)
+
+    def backward(self, g):
+        x = self.inputs[0]
+        n = _count(x._data.shape, self.dims)
+        centered = x - mean(x, self.dims, keepdim=True)
+        shape = x._data.shape
+        y = _spread(self.output, shape, self.dims, self.keepdim)
+        return _spread(g, shape, self.dims, self.keepdim) * centered / (y * float(n - self.correction))
+
+
+class Prod(Function):
+    """y = prod_{i in D} x_i.   dL/dx_i = g * prod_{j != i} x_j  ( = g * y / x_i when no x_i is 0).
+
+    Where some x_i is 0 the product of the others is formed exactly from prefix and suffix
+    products; that branch is not differentiable a second time.
+    """
+
+    save_inputs = True
+    save_output = True
+
+    def forward(self, x, dim, keepdim):
+        self.dim, self.keepdim = dim, keepdim
+        return np.prod(x, axis=dim, keepdims=keepdim)
+
+    def backward(self, g):
+        x = self.inputs[0]
+        dims = None if self.dim is None else (self.dim,)
+        shape = x._data.shape
+        gs = _spread(g, shape, dims, self.keepdim)
+        if (x._data != 0).all():
+            return gs * _spread(self.output, shape, dims, self.keepdim) / x
+        a = x._data.reshape(-1) if self.dim is None else np.moveaxis(x._data, self.dim, -1)
+        ones = np.ones(a.shape[:-1] + (1,), dtype=a.dtype)
+        before = np.cumprod(np.concatenate([ones, a[..., :-1]], axis=-1), axis=-1)
+        after = np.cumprod(np.concatenate([ones, a[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+        others = before * after
+        others = others.reshape(shape) if self.dim is None else np.moveaxis(others, -1, self.dim)
+        return gs * const(others)
+
+
+class MaxMinAll(Function):
+    """y = max(x) (or min) over all elements.   dL/dx = g * [x = y] / #ties (shared evenly)."""
+
+    save_inputs = True
+    save_output = True
+
+    def forward(self, x, is_max):
+        return np.max(x) if is_max else np.min(x)
+
+    def backward(self, g):
+        hit = self.inputs[0]._data == self.output._data
+        dt = g._data.dtype
+        return g * const(hit.astype(dt) / dt.type(hit.sum()))
+
+
+class MaxMinDim(Function):
+    """(values, indices) = max (or min) along dim d.   dL/dx = g at the chosen index, 0 elsewhere."""
+
+    def forward(self, x, dim, keepdim, is_max):
+        idx = (np.argmax if is_max else np.argmin)(x, axis=dim, keepdims=True)
+        self.dim, self.keepdim, self.idx = dim, keepdim, idx
+        vals = np.take_along_axis(x, idx, axis=dim)
+        return vals if keepdim else np.squeeze(vals, axis=dim)
+
+    def backward(self, g):
+        shape = self.input_shapes[0]
+        hit = np.arange(shape[self.dim]).reshape([-1 if i == self.dim else 1 for i in range(len(shape))])
+        onehot = const((hit == self.idx).astype(g._data.dtype))
+        return _spread(g, shape, (self.dim,), self.keepdim) * onehot
+
+
+class LogSumExp(Function):
+    """y = log sum_{i in D} e^{x_i}, computed as m + log sum e^{x_i - m} with m = max x.
+
+    dL/dx = g * e^{x - y} = g * softmax(x): the gradient of logsumexp is the softmax.
+    """
+
+    save_inputs = True
+    save_output = True
+
+    def forward(self, x, dims, keepdim):
+        self.dims, self.keepdim = dims, keepdim
+        m = np.max(x, axis=dims, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        out = np.log(np.sum(np.exp(x - m), axis=dims, keepdims=True)) + m
+        return out if keepdim else np.squeeze(out, axis=dims)
+
+    def backward(self, g):
+        x = self.inputs[0]
+        shape = x._data.shape
+        return _spread(g, shape, self.dims, self.keepdim) * exp(x - _spread(self.output, shape, self.dims, self.keepdim))
+
+
+class Softmax(Function):
+    """y_i = e^{x_i} / sum_j e^{x_j} along dim.   dL/dx = y * (g - sum_j g_j y_j)."""
+
+    save_output = True
+
+    def forward(self, x, dim):
+        self.dim = dim
+        e = np.exp(x - np.max(x, axis=dim, keepdims=True))
+        e /= np.sum(e, axis=dim, keepdims=True)
+        return e
+
+    def backward(self, g):
+        y = self.output
+        return y * (g - sum(g * y, self.dim, keepdim=True))
+
+
+class LogSoftmax(Function):
+    """y_i = x_i - logsumexp(x) along dim.   dL/dx = g - softmax(x) * sum_j g_j."""
+
+    save_output = True
+
+    def forward(self, x, dim):
+        self.dim = dim
+        z = x - np.max(x, axis=dim, keepdims=True)
+        return z - np.log(np.sum(np.exp(z), axis=dim, keepdims=True))
+
+    def backward(self, g):
+        return g - exp(self.output) * sum(g, self.dim, keepdim=True)
+
+
+# ---- functional forms -------------------------------------------------------------------
+
+
+def _float_input(x, op: str) -> Tensor:
+    x = as_tensor(x, op)
+    if x._data.dtype.kind != "f":
+        raise RuntimeError(f"{op}: expected a floating point tensor, got {x.dtype}")
+    return x
+
+
+def sum(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
+    x = as_tensor(x, "sum")
+    if dtype is not None:
+        x = x.to(dtype)
+    elif x._data.dtype.kind in "biu":
+        x = x.to("int64")
+    return Sum.apply(x, dims=norm_dims(dim, x._data.ndim, "sum"), keepdim=keepdim)
+
+
+def mean(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    x = as_tensor(x, "mean") if dtype is None else as_tensor(x, "mean").to(dtype)
+    x = _float_input(x, "mean")
+    return Mean.apply(x, dims=norm_dims(dim, x._data.ndim, "mean"), keepdim=keepdim)
+
+
+def _correction(unbiased, correction) -> int:
+    if correction is not None:
+        return int(correction)
+    return 1 if unbiased is None or unbiased else 0
+
+
+def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+    x = _float_input(x, "var")
+    if isinstance(dim, bool):  # var(x, False): the old positional `unbiased`
+        dim, unbiased = None, dim
+    return Var.apply(x, dims=norm_dims(dim, x._data.ndim, "var"), correction=_correction(unbiased, correction), keepdim=keepdim)
+
+
+def std(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
+    x = _float_input(x, "std")
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    return Std.apply(x, dims=norm_dims(dim, x._data.ndim, "std"), correction=_correction(unbiased, correction), keepdim=keepdim)
+
+
+def prod(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    x = as_tensor(x, "prod")
+    d = None if dim is None else norm_dim(dim, x._data.ndim, "prod")
+    return Prod.apply(x, dim=d, keepdim=keepdim)
+
+
+def _maxmin(x: Tensor, dim, keepdim: bool, is_max: bool):
+    name = "max" if is_max else "min"
+    if isinstance(dim, Tensor):  # max(a, b): elementwise
+        from gradbox.ops.elementwise import maximum, minimum
+
+        return (maximum if is_max else minimum)(x, dim)
+    x = as_tensor(x, name)
+    if x._data.size == 0:
+        raise RuntimeError(f"{name}: expected a non-empty tensor")
+    if dim is None:
+        return MaxMinAll.apply(x, is_max=is_max)
+    d = norm_dim(dim, x._data.ndim, name)
+    if x._data.ndim == 0:
+        return (return_types_max if is_max else return_types_min)(x, Tensor._wrap(np.zeros((), np.int64)))
+    vals = MaxMinDim.apply(x, dim=d, keepdim=keepdim, is_max=is_max)
+    idx = (np.argmax if is_max else np.argmin)(x._data, axis=d, keepdims=keepdim)
+    return (return_types_max if is_max else return_types_min)(vals, Tensor._wrap(idx.astype(np.int64)))
+
+
+def max(x: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
+    """``max(x)``: the largest element; ``max(x, dim)``: (values, indices); ``max(a, b)``: maximum."""
+    return _maxmin(x, dim, keepdim, True)
+
+
+def min(x: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
+    """``min(x)``: the smallest element; ``min(x, dim)``: (values, indices); ``min(a, b)``: minimum."""
+    return _maxmin(x, dim, keepdim, False)
+
+
+def amax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    if dim is None or isinstance(dim, int):
+        return max(x) if dim is None else max(x, dim, keepdim).values
+    raise NotImplementedError("amax over several dims: reduce one dim at a time")
+
+
+def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Index of the largest element (flattened when dim is None); not differentiable."""
+    if dim is None:
+        return Tensor._wrap(np.asarray(np.argmax(x._data), dtype=np.int64))
+    d = norm_dim(dim, x._data.ndim, "argmax")
+    return Tensor._wrap(np.argmax(x._data, axis=d, keepdims=keepdim).astype(np.int64))
+
+
+def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Index of the smallest element (flattened when dim is None); not differentiable."""
+    if dim is None:
+        return Tensor._wrap(np.asarray(np.argmin(x._data), dtype=np.int64))
+    d = norm_dim(dim, x._data.ndim, "argmin")
+    return Tensor._wrap(np.argmin(x._data, axis=d, keepdims=keepdim).astype(np.int64))
+
+
+def logsumexp(x: Tensor, dim, keepdim: bool = False) -> Tensor:
+    x = _float_input(x, "logsumexp")
+    return LogSumExp.apply(x, dims=norm_dims(dim, x._data.ndim, "logsumexp"), keepdim=keepdim)
+
+
+def softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
+    x = _float_input(x if dtype is None else as_tensor(x, "softmax").to(dtype), "softmax")
+    return Softmax.apply(x, dim=norm_dim(dim, x._data.ndim, "softmax"))
+
+
+def log_softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
+    x = _float_input(x if dtype is None else as_tensor(x, "log_softmax").to(dtype), "log_softmax")
+    return LogSoftmax.apply(x, dim=norm_dim(dim, x._data.ndim, "log_softmax"))
+
+
+def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    return Tensor._wrap(np.asarray(np.all(x._data, axis=dim, keepdims=keepdim)))
+
+
+def any(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    return Tensor._wrap(np.asarray(np.any(x._data, axis=dim, keepdims=keepdim)))
+
+
+def norm(x: Tensor, p=2, dim=None, keepdim: bool = False) -> Tensor:
+    """The p-norm (sum |x|^p)^(1/p); p = 2 gives sqrt(sum x^2), p = inf the largest |x|."""
+    from gradbox.ops.elementwise import abs as _abs
+    from gradbox.ops.elementwise import pow as _pow
+    from gradbox.ops.elementwise import sqrt
+
+    if p == 2:
+        return sqrt(sum(x * x, dim, keepdim))
+    if p == float("inf"):
+        a = _abs(x)
+        return max(a) if dim is None else max(a, dim, keepdim).values
+    return _pow(sum(_pow(_abs(x), p), dim, keepdim), 1.0 / p)

@@ -1,0 +1,350 @@
+"""Ops that move elements without changing them: reshape, permute, broadcast, flip, pad, cat.
+
+Each backward is the inverse movement applied to g (reshape back, inverse permutation,
+sum over the broadcast dims, flip again, crop the padding, split the concatenation).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradbox.autograd.function import Function
+from gradbox.ops._util import as_tensor, norm_dim, shape_arg
+from gradbox.tensor import Tensor
+
+
+class Reshape(Function):
+    """y = x with a new shape (same elements in row-major order).   dL/dx = reshape(g, x.shape)."""
+
+    def forward(self, x, shape):
+        return np.reshape(x, shape)
+
+    def backward(self, g):
+        return reshape(g, self.input_shapes[0])
+
+
+class Permute(Function):
+    """y = x with dims reordered by p: y.shape[i] = x.shape[p[i]].   dL/dx = permute(g, p^-1)."""
+
+    def forward(self, x, dims):
+        self.dims = dims
+        return np.transpose(x, dims)
+
+    def backward(self, g):
+        return permute(g, tuple(np.argsort(self.dims)))
+
+
+class Expand(Function):
+    """y = x broadcast to a larger shape (a view).   dL/dx = g summed over the broadcast dims.
+
+    The engine does that sum for every op (``sum_to``), so backward hands g back unchanged.
+    """
+
+    def forward(self, x, shape):
+        return np.broadcast_to(x, shape)
+
+    def backward(self, g):
+        return g
+
+
+class SumTo(Function):
+    """y = x summed down to ``shape`` (the adjoint of broadcasting).   dL/dx = g broadcast to x.shape."""
+
+    def forward(self, x, shape):
+        lead = x.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1
+        )
+        return np.sum(x, axis=axes, keepdims=True).reshape(shape) if axes else x.reshape(shape)
+
+    def backward(self, g):
+        return expand(g, self.input_shapes[0])
+
+
+class Flip(Function):
+    """y = x reversed along dims.   dL/dx = flip(g, dims)."""
+
+    def forward(self, x, dims):
+        self.dims = dims
+        return np.flip(x, dims)
+
+    def backward(self, g):
+        return flip(g, self.dims)
+
+
+class Pad(Function):
+    """y = x with ``value`` added around it; negative amounts crop.   dL/dx = pad(g, -amounts).
+
+    ``pad`` follows PyTorch: (left, right) of the last dim first, then of the one before, ...
+    """
+
+    def forward(self, x, pad, value):
+        self.pad = pad
+        n = len(pad) // 2
+        width = [(0, 0)] * (x.ndim - n) + [(max(pad[2 * i], 0), max(pad[2 * i + 1], 0)) for i in reversed(range(n))]
+        out = np.pad(x, width, constant_values=value) if any(w != (0, 0) for w in width) else x
+        crop = [slice(None)] * (x.ndim - n) + [
+            slice(-min(pad[2 * i], 0), out.shape[x.ndim - 1 - i] + min(pad[2 * i + 1], 0)) for i in reversed(range(n))
+        ]
+        return out[tuple(crop)]
+
+    def backward(self, g):
+        return pad(g, tuple(-p for p in self.pad))
+
+
+class Cat(Function):
+    """y = [x_1, ..., x_k] joined along dim.   dL/dx_j = the slice of g where x_j sits."""
+
+    def forward(self, *xs, dim):
+        self.dim = dim
+        return np.concatenate(xs, axis=dim)
+
+    def backward(self, g):
+        grads, start = [], 0
+        for shape in self.input_shapes:
+            idx = [slice(None)] * len(shape)
+            idx[self.dim] = slice(start, start + shape[self.dim])
+            start += shape[self.dim]
+            grads.append(g[tuple(idx)])
+        return tuple(grads)
+
+
+# ---- functional forms -------------------------------------------------------------------
+
+
+def reshape(x: Tensor, *shape) -> Tensor:
+    shape = shape_arg(shape, "reshape")
+    src = x._data.shape
+    if shape == src:
+        return x
+    try:
+        return Reshape.apply(x, shape=shape)
+    except ValueError:
+        raise RuntimeError(f"reshape: shape {list(shape)} is invalid for input of size {x._data.size} (shape {src})") from None
+
+
+view = reshape
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    shape = x._data.shape
+    if not shape:
+        return reshape(x, (1,))
+    s = norm_dim(start_dim, len(shape), "flatten")
+    e = norm_dim(end_dim, len(shape), "flatten")
+    if s > e:
+        raise RuntimeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    return reshape(x, shape[:s] + (-1 if 0 not in shape else int(np.prod(shape[s : e + 1])),) + shape[e + 1 :])
+
+
+def unflatten(x: Tensor, dim: int, sizes) -> Tensor:
+    shape = x._data.shape
+    d = norm_dim(dim, len(shape), "unflatten")
+    return reshape(x, shape[:d] + tuple(sizes) + shape[d + 1 :])
+
+
+def permute(x: Tensor, *dims) -> Tensor:
+    dims = shape_arg(dims, "permute")
+    n = x._data.ndim
+    if len(dims) != n:
+        raise RuntimeError(f"permute: got {len(dims)} dims {dims} for a tensor with {n} dimensions")
+    dims = tuple(norm_dim(d, n, "permute") for d in dims)
+    if sorted(dims) != list(range(n)):
+        raise RuntimeError(f"permute: dims {dims} repeat a dimension")
+    if dims == tuple(range(n)):
+        return x
+    return Permute.apply(x, dims=dims)
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    n = x._data.ndim
+    if n < 2 and dim0 in (0, -1) and dim1 in (0, -1):
+        return x
+    p = list(range(n))
+    a, b = norm_dim(dim0, n, "transpose"), norm_dim(dim1, n, "transpose")
+    p[a], p[b] = p[b], p[a]
+    return permute(x, p)
+
+
+swapaxes = transpose
+
+
+def t(x: Tensor) -> Tensor:
+    if x._data.ndim > 2:
+        raise RuntimeError(f"t: expects a tensor with <= 2 dimensions, got {x._data.ndim}")
+    return transpose(x, 0, -1) if x._data.ndim == 2 else x
+
+
+def expand(x: Tensor, *sizes) -> Tensor:
+    sizes = shape_arg(sizes, "expand")
+    src = x._data.shape
+    if len(sizes) < len(src):
+        raise RuntimeError(f"expand: the number of sizes ({len(sizes)}) must be >= the tensor's dimensions ({len(src)}), shape {src}")
+    lead = len(sizes) - len(src)
+    shape = tuple(src[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
+    for i, s in enumerate(src):
+        if s != 1 and s != shape[lead + i]:
+            raise RuntimeError(
+                f"expand: the expanded size {shape[lead + i]} must match the existing size {s} "
+                f"at non-singleton dimension {lead + i}; target sizes {list(sizes)}, tensor shape {src}"
+            )
+    if shape == src:
+        return x
+    return Expand.apply(x, shape=shape)
+
+
+def broadcast_to(x: Tensor, shape) -> Tensor:
+    return expand(x, tuple(shape))
+
+
+def expand_as(x: Tensor, other: Tensor) -> Tensor:
+    return expand(x, other._data.shape)
+
+
+def sum_to(x: Tensor, shape: tuple) -> Tensor:
+    """Sum x down to ``shape``, undoing broadcasting; the engine applies it to every gradient."""
+    if x._data.shape == tuple(shape):
+        return x
+    return SumTo.apply(x, shape=tuple(shape))
+
+
+def squeeze(x: Tensor, dim=None) -> Tensor:
+    shape = x._data.shape
+    if dim is None:
+        return reshape(x, tuple(s for s in shape if s != 1))
+    dims = dim if isinstance(dim, tuple | list) else (dim,)
+    ds = {norm_dim(d, len(shape), "squeeze") for d in dims}
+    return reshape(x, tuple(s for i, s in enumerate(shape) if not (i in ds and s == 1)))
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    shape = x._data.shape
+    d = norm_dim(dim, len(shape) + 1, "unsqueeze")
+    return reshape(x, shape[:d] + (1,) + shape[d:])
+
+
+def flip(x: Tensor, dims) -> Tensor:
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    dims = tuple(norm_dim(d, x._data.ndim, "flip") for d in dims)
+    return Flip.apply(x, dims=dims)
+
+
+def pad(x: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad with a constant (PyTorch's pad order: last dim first). Other modes: ``gb.nn.functional.pad``."""
+    if mode != "constant":
+        from gradbox.nn.functional import pad as fpad
+
+        return fpad(x, pad, mode=mode, value=value)
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > x._data.ndim:
+        raise RuntimeError(f"pad: padding length {len(pad)} must be even and at most 2 * ndim ({2 * x._data.ndim}); shape {x._data.shape}")
+    for i in range(len(pad) // 2):
+        size = x._data.shape[-1 - i]
+        if size + pad[2 * i] + pad[2 * i + 1] < 0:
+            raise RuntimeError(f"pad: padding {pad} makes dimension {x._data.ndim - 1 - i} (size {size}) negative")
+    if not any(pad):
+        return x
+    return Pad.apply(x, pad=pad, value=0 if value is None else value)
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    tensors = [as_tensor(t, "cat") for t in tensors]
+    if not tensors:
+        raise RuntimeError("cat: expected a non-empty list of tensors")
+    from gradbox.ops._util import promote
+
+    if len({t._data.dtype for t in tensors}) > 1:
+        tensors = promote("cat", *tensors)
+    ref = tensors[0]._data.shape
+    d = norm_dim(dim, len(ref), "cat")
+    for i, t in enumerate(tensors):
+        s = t._data.shape
+        if len(s) != len(ref) or any(a != b for j, (a, b) in enumerate(zip(s, ref)) if j != d):
+            raise RuntimeError(f"cat: tensor {i} has shape {s}, which does not match {ref} outside dimension {d}")
+    if len(tensors) == 1:
+        return tensors[0]
+    return Cat.apply(*tensors, dim=d)
+
+
+concatenate = cat
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    tensors = [as_tensor(t, "stack") for t in tensors]
+    if not tensors:
+        raise RuntimeError("stack: expected a non-empty list of tensors")
+    ref = tensors[0]._data.shape
+    for i, t in enumerate(tensors):
+        if t._data.shape != ref:
+            raise RuntimeError(f"stack: expects each tensor to be equal size, but got {ref} at entry 0 and {t._data.shape} at entry {i}")
+    d = norm_dim(dim, len(ref) + 1, "stack")
+    return cat([unsqueeze(t, d) for t in tensors], d)
+
+
+def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
+    d = norm_dim(dim, x._data.ndim, "split")
+    n = x._data.shape[d]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0:
+            raise RuntimeError(f"split: split_size must be positive, got {step}")
+        sizes = [min(step, n - s) for s in range(0, n, step)] or [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise RuntimeError(f"split: sections {sizes} sum to {sum(sizes)}, but dimension {d} has size {n}")
+    out, start = [], 0
+    for s in sizes:
+        idx = [slice(None)] * x._data.ndim
+        idx[d] = slice(start, start + s)
+        out.append(x[tuple(idx)])
+        start += s
+    return tuple(out)
+
+
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    if chunks <= 0:
+        raise RuntimeError(f"chunk: chunks must be positive, got {chunks}")
+    n = x._data.shape[norm_dim(dim, x._data.ndim, "chunk")]
+    return split(x, max(-(-n // chunks), 1), dim)
+
+
+def repeat(x: Tensor, *sizes) -> Tensor:
+    """Tile x: expand a new axis before each dim, then merge (gradients sum over the copies)."""
+    sizes = shape_arg(sizes, "repeat")
+    src = x._data.shape
+    if len(sizes) < len(src):
+        raise RuntimeError(f"repeat: number of repeat dims ({len(sizes)}) can not be smaller than the tensor's ({len(src)})")
+    src = (1,) * (len(sizes) - len(src)) + src
+    y = reshape(x, tuple(v for s in src for v in (1, s)))
+    y = expand(y, tuple(v for r, s in zip(sizes, src) for v in (r, s)))
+    return reshape(y, tuple(r * s for r, s in zip(sizes, src)))
+
+
+def movedim(x: Tensor, source: int, destination: int) -> Tensor:
+    n = x._data.ndim
+    s, d = norm_dim(source, n, "movedim"), norm_dim(destination, n, "movedim")
+    order = [i for i in range(n) if i != s]
+    order.insert(d, s)
+    return permute(x, order)
+
+
+class Clone(Function):
+    """y = a copy of x.   dL/dx = g."""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, g):
+        return g
+
+
+def clone(x: Tensor) -> Tensor:
+    return Clone.apply(x)
+
+
+def view_as(x: Tensor, other: Tensor) -> Tensor:
+    return reshape(x, other._data.shape)
+
+
+reshape_as = view_as

@@ -1,0 +1,451 @@
+"""The Tensor: an ``np.ndarray`` plus what autograd needs (``requires_grad``, ``grad``, ``grad_fn``).
+
+Math lives in ``gradbox.ops``; the methods here are the PyTorch-named entry points to it.
+"""
+
+from __future__ import annotations
+
+import numbers
+import weakref
+from typing import Any
+
+import numpy as np
+
+from gradbox import _dtype
+
+_new = object.__new__
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple that prints like ``gradbox.Size([2, 3])``."""
+
+    def __repr__(self) -> str:
+        return f"gradbox.Size({list(self)})"
+
+    def numel(self) -> int:
+        return int(np.prod(self, dtype=np.int64))
+
+
+def _check_grad_dtype(a: np.ndarray) -> None:
+    if a.dtype.kind != "f":
+        raise RuntimeError(
+            f"only Tensors of floating point dtype can require gradients, got {_dtype.from_numpy_dtype(a.dtype)}"
+        )
+
+
+class Tensor:
+    """An n-dimensional array that can record the ops applied to it and backpropagate through them."""
+
+    __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_hooks", "__weakref__", "__dict__")
+    __array_priority__ = 1000  # np.ndarray op Tensor defers to Tensor's reflected operators
+
+    def __init__(self, data: Any = None, *, dtype=None, requires_grad: bool = False) -> None:
+        # ``gb.Tensor(data)`` gives float32 like ``torch.Tensor(data)``; prefer ``gb.tensor``.
+        a = np.asarray([] if data is None else (data._data if isinstance(data, Tensor) else data))
+        a = a.astype(_dtype.to_numpy_dtype(dtype) if dtype is not None else _dtype.get_default_dtype().np)
+        self._data = a
+        self.grad = None
+        self.grad_fn = None
+        self._hooks = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @staticmethod
+    def _wrap(a: np.ndarray) -> Tensor:
+        t = _new(Tensor)
+        t._data = a if type(a) is np.ndarray else np.asarray(a)  # NumPy returns scalars for 0-d results
+        t.requires_grad = False
+        t.grad = None
+        t.grad_fn = None
+        t._hooks = None
+        return t
+
+    # ---- attributes -------------------------------------------------------------------
+    @property
+    def shape(self) -> Size:
+        return Size(self._data.shape)
+
+    def size(self, dim: int | None = None):
+        if dim is None:
+            return Size(self._data.shape)
+        from gradbox.ops._util import norm_dim
+
+        return self._data.shape[norm_dim(dim, self._data.ndim, "size")]
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    def numel(self) -> int:
+        return int(self._data.size)
+
+    nelement = numel
+
+    @property
+    def dtype(self) -> _dtype.dtype:
+        return _dtype.from_numpy_dtype(self._data.dtype)
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    @property
+    def data(self) -> Tensor:
+        """The same values, detached from the graph (shares memory, like PyTorch's ``.data``)."""
+        return Tensor._wrap(self._data)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        self._data = value._data if isinstance(value, Tensor) else np.asarray(value)
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802
+        return _ops.permute(self, tuple(reversed(range(self._data.ndim))))
+
+    @property
+    def mT(self) -> Tensor:  # noqa: N802
+        return _ops.transpose(self, -2, -1)
+
+    # ---- conversion -------------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on a Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        return self._data if dtype is None else self._data.astype(dtype)
+
+    def item(self) -> numbers.Number:
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to a Python scalar")
+        return self._data.reshape(()).item()
+
+    def tolist(self):
+        return self._data.tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self._data.dtype.kind not in "iub":
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self._data.size} values is ambiguous")
+        return bool(self._data.reshape(()))
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        from gradbox._repr import tensor_repr
+
+        return tensor_repr(self)
+
+    def to(self, *args, **kwargs) -> Tensor:
+        """``to(dtype)``, ``to("cpu")``, ``to(other)``; gradbox runs on the CPU only."""
+        target = kwargs.get("dtype")
+        for a in list(args) + [kwargs.get("device")]:
+            if isinstance(a, Tensor):
+                target = a._data.dtype
+            elif isinstance(a, str) and a not in _dtype._BY_NAME:
+                if a.split(":")[0] != "cpu":
+                    raise RuntimeError(f"to: gradbox runs on the CPU only; device {a!r} is not available")
+            elif a is not None and not isinstance(a, bool):
+                target = a
+        if target is None:
+            return self
+        return _ops.cast(self, target)
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return f"gradbox.{self.dtype.name}"
+        return self.to(dtype)
+
+    def float(self) -> Tensor:
+        return _ops.cast(self, np.float32)
+
+    def double(self) -> Tensor:
+        return _ops.cast(self, np.float64)
+
+    def half(self) -> Tensor:
+        return _ops.cast(self, np.float16)
+
+    def long(self) -> Tensor:
+        return _ops.cast(self, np.int64)
+
+    def int(self) -> Tensor:
+        return _ops.cast(self, np.int32)
+
+    def bool(self) -> Tensor:
+        return _ops.cast(self, np.bool_)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def contiguous(self) -> Tensor:
+        return self if self._data.flags.c_contiguous else _ops.clone(self)
+
+    def clone(self) -> Tensor:
+        return _ops.clone(self)
+
+    # ---- autograd ---------------------------------------------------------------------
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if not self.is_leaf:
+            if not requires_grad:
+                raise RuntimeError("you can only change requires_grad flags of leaf variables; use detach()")
+            return self
+        if requires_grad:
+            _check_grad_dtype(self._data)
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self) -> Tensor:
+        return Tensor._wrap(self._data)
+
+    def detach_(self) -> Tensor:
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor after backward (leaves keep it anyway)."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on a Tensor that has requires_grad=False")
+        if self.grad_fn is not None:
+            self.grad_fn._retain = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        return self.grad_fn is not None and self.grad_fn._retain is not None
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            if self.grad_fn._hooks is None:
+                self.grad_fn._hooks = []
+            self.grad_fn._hooks.append(hook)
+        else:
+            if self._hooks is None:
+                self._hooks = []
+            self._hooks.append(hook)
+        return hook
+
+    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+        from gradbox.autograd import backward
+
+        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+
+    # ---- in-place updates (leaves under no_grad, or tensors outside any graph) ----------
+    def _inplace(self, op: str) -> np.ndarray:
+        from gradbox.autograd import grad_mode
+
+        if self.requires_grad and self.grad_fn is None and grad_mode.enabled:
+            raise RuntimeError(
+                f"{op}: a leaf tensor that requires grad is being used in an in-place operation; "
+                "wrap the update in gb.no_grad() (as optimizers do)"
+            )
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                f"{op}: in-place operations on a tensor that is part of the autograd graph are not "
+                "supported by gradbox; use the out-of-place op"
+            )
+        if not self._data.flags.writeable:
+            self._data = np.array(self._data)
+        return self._data
+
+    def _operand(self, other) -> np.ndarray | numbers.Number:
+        return other._data if isinstance(other, Tensor) else other
+
+    def zero_(self) -> Tensor:
+        self._inplace("zero_")[...] = 0
+        return self
+
+    def fill_(self, value) -> Tensor:
+        self._inplace("fill_")[...] = self._operand(value)
+        return self
+
+    def copy_(self, src) -> Tensor:
+        a = self._inplace("copy_")
+        s = np.asarray(self._operand(src))
+        try:
+            np.copyto(a, np.broadcast_to(s, a.shape), casting="unsafe")
+        except ValueError:
+            raise RuntimeError(f"copy_: source of shape {s.shape} does not broadcast to {a.shape}") from None
+        return self
+
+    def add_(self, other, *, alpha=1) -> Tensor:
+        a = self._inplace("add_")
+        o = self._operand(other)
+        a += o if alpha == 1 else np.multiply(o, alpha, dtype=a.dtype)
+        return self
+
+    def sub_(self, other, *, alpha=1) -> Tensor:
+        return self.add_(other, alpha=-alpha)
+
+    def mul_(self, other) -> Tensor:
+        a = self._inplace("mul_")
+        a *= self._operand(other)
+        return self
+
+    def div_(self, other) -> Tensor:
+        a = self._inplace("div_")
+        a /= self._operand(other)
+        return self
+
+    def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002
+        a = self._inplace("clamp_")
+        np.clip(a, min, max, out=a)
+        return self
+
+    def addcmul_(self, t1, t2, *, value=1) -> Tensor:
+        a = self._inplace("addcmul_")
+        a += value * self._operand(t1) * self._operand(t2)
+        return self
+
+    def addcdiv_(self, t1, t2, *, value=1) -> Tensor:
+        a = self._inplace("addcdiv_")
+        a += value * self._operand(t1) / self._operand(t2)
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
+        from gradbox.random import _gen
+
+        out = self._inplace("uniform_")
+        out[...] = _gen(generator).uniform(a, b, out.shape)
+        return self
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
+        from gradbox.random import _gen
+
+        out = self._inplace("normal_")
+        out[...] = _gen(generator).normal(mean, std, out.shape)
+        return self
+
+    def __setitem__(self, idx, value) -> None:
+        from gradbox.ops.index import normalize_index
+
+        a = self._inplace("__setitem__")
+        nidx, _ = normalize_index(idx)
+        a[nidx] = self._operand(value)
+
+    # ---- operators --------------------------------------------------------------------
+    def __add__(self, o):
+        return _ops.add(self, o)
+
+    def __radd__(self, o):
+        return _ops.add(o, self)
+
+    def __sub__(self, o):
+        return _ops.sub(self, o)
+
+    def __rsub__(self, o):
+        return _ops.sub(o, self)
+
+    def __mul__(self, o):
+        return _ops.mul(self, o)
+
+    def __rmul__(self, o):
+        return _ops.mul(o, self)
+
+    def __truediv__(self, o):
+        return _ops.div(self, o)
+
+    def __rtruediv__(self, o):
+        return _ops.div(o, self)
+
+    def __floordiv__(self, o):
+        return _ops.floor_divide(self, o)
+
+    def __rfloordiv__(self, o):
+        return _ops.floor_divide(o, self)
+
+    def __mod__(self, o):
+        return _ops.remainder(self, o)
+
+    def __pow__(self, o):
+        return _ops.pow(self, o)
+
+    def __rpow__(self, o):
+        return _ops.pow(_ops.as_tensor(o, "pow", like=self), self)
+
+    def __matmul__(self, o):
+        return _ops.matmul(self, o)
+
+    def __rmatmul__(self, o):
+        return _ops.matmul(o, self)
+
+    def __neg__(self):
+        return _ops.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops.abs(self)
+
+    def __eq__(self, o):  # type: ignore[override]
+        return _ops.eq(self, o)
+
+    def __ne__(self, o):  # type: ignore[override]
+        return _ops.ne(self, o)
+
+    def __lt__(self, o):
+        return _ops.lt(self, o)
+
+    def __le__(self, o):
+        return _ops.le(self, o)
+
+    def __gt__(self, o):
+        return _ops.gt(self, o)
+
+    def __ge__(self, o):
+        return _ops.ge(self, o)
+
+    def __and__(self, o):
+        return _ops.logical_and(self, o) if self._data.dtype == np.bool_ else _ops.bitwise(np.bitwise_and, self, o)
+
+    def __or__(self, o):
+        return _ops.logical_or(self, o) if self._data.dtype == np.bool_ else _ops.bitwise(np.bitwise_or, self, o)
+
+    def __xor__(self, o):
+        return _ops.logical_xor(self, o)
+
+    def __invert__(self):
+        return Tensor._wrap(np.invert(self._data))
+
+    def __getitem__(self, idx):
+        return _ops.getitem(self, idx)
+
+
+from gradbox import _tensor_methods  # noqa: E402  (attaches the PyTorch-named methods)
+from gradbox import ops as _ops  # noqa: E402
+
+_tensor_methods.attach(Tensor)
