@@ -36,18 +36,19 @@ def _check_grad_dtype(a: np.ndarray) -> None:
 class Tensor:
     """An n-dimensional array that can record the ops applied to it and backpropagate through them."""
 
-    __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_hooks", "__weakref__", "__dict__")
+    __slots__ = ("_data", "__dict__", "__weakref__")
     __array_priority__ = 1000  # np.ndarray op Tensor defers to Tensor's reflected operators
+    # Defaults live on the class, so a new tensor sets only ``_data`` (op overhead matters).
+    requires_grad: bool = False
+    grad: Tensor | None = None
+    grad_fn: Any = None
+    _hooks: list | None = None
 
     def __init__(self, data: Any = None, *, dtype=None, requires_grad: bool = False) -> None:
         # ``gb.Tensor(data)`` gives float32 like ``torch.Tensor(data)``; prefer ``gb.tensor``.
         a = np.asarray([] if data is None else (data._data if isinstance(data, Tensor) else data))
         a = a.astype(_dtype.to_numpy_dtype(dtype) if dtype is not None else _dtype.get_default_dtype().np)
         self._data = a
-        self.grad = None
-        self.grad_fn = None
-        self._hooks = None
-        self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -55,10 +56,6 @@ class Tensor:
     def _wrap(a: np.ndarray) -> Tensor:
         t = _new(Tensor)
         t._data = a if type(a) is np.ndarray else np.asarray(a)  # NumPy returns scalars for 0-d results
-        t.requires_grad = False
-        t.grad = None
-        t.grad_fn = None
-        t._hooks = None
         return t
 
     # ---- attributes -------------------------------------------------------------------
@@ -120,7 +117,9 @@ class Tensor:
     # ---- conversion -------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
         if self.requires_grad:
-            raise RuntimeError("Can't call numpy() on a Tensor that requires grad. Use tensor.detach().numpy() instead.")
+            raise RuntimeError(
+                "Can't call numpy() on a Tensor that requires grad. Use tensor.detach().numpy() instead."
+            )
         return self._data
 
     def __array__(self, dtype=None, copy=None):
@@ -258,7 +257,9 @@ class Tensor:
             self._hooks.append(hook)
         return hook
 
-    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+    def backward(
+        self, gradient: Tensor | None = None, retain_graph: bool | None = None, create_graph: bool = False
+    ) -> None:
         from gradbox.autograd import backward
 
         backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
@@ -440,6 +441,28 @@ class Tensor:
 
     def __invert__(self):
         return Tensor._wrap(np.invert(self._data))
+
+    # ``a += b``: in place where PyTorch would be (no graph involved); on a tensor inside a graph
+    # the name is rebound to an out-of-place result, which autograd can differentiate.
+    def _augmented(self, o, inplace: str, op):
+        from gradbox.autograd import grad_mode
+
+        if grad_mode.enabled and (self.grad_fn is not None or (isinstance(o, Tensor) and o.requires_grad)):
+            return op(self, o)
+        getattr(self, inplace)(o)
+        return self
+
+    def __iadd__(self, o):
+        return self._augmented(o, "add_", _ops.add)
+
+    def __isub__(self, o):
+        return self._augmented(o, "sub_", _ops.sub)
+
+    def __imul__(self, o):
+        return self._augmented(o, "mul_", _ops.mul)
+
+    def __itruediv__(self, o):
+        return self._augmented(o, "div_", _ops.div)
 
     def __getitem__(self, idx):
         return _ops.getitem(self, idx)

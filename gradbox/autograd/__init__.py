@@ -70,7 +70,9 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, creat
 
     outs = _as_list(tensors)
     grads = _root_grads(outs, _as_list(grad_tensors))
-    run_backward(outs, grads, retain_graph=create_graph if retain_graph is None else retain_graph, create_graph=create_graph)
+    run_backward(
+        outs, grads, retain_graph=create_graph if retain_graph is None else retain_graph, create_graph=create_graph
+    )
 
 
 def grad(
@@ -94,7 +96,11 @@ def grad(
             raise RuntimeError(f"grad: input {i} does not require grad")
     grads = _root_grads(outs, _as_list(grad_outputs))
     res = run_backward(
-        outs, grads, retain_graph=create_graph if retain_graph is None else retain_graph, create_graph=create_graph, capture=ins
+        outs,
+        grads,
+        retain_graph=create_graph if retain_graph is None else retain_graph,
+        create_graph=create_graph,
+        capture=ins,
     )
     assert res is not None
     for i, r in enumerate(res):

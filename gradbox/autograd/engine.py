@@ -10,6 +10,7 @@ for all ops at once.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from heapq import heappop, heappush
 
 import numpy as np
 
@@ -28,6 +29,8 @@ def topological_order(roots: Sequence[Function]) -> list[Function]:
     """Nodes reachable from ``roots``, each after every node that consumes it.
 
     Iterative depth-first post-order (no recursion, so a 100,000-op chain is fine), reversed.
+    The engine does not need it (it orders by creation number); graph drawing and worked
+    explanations of a backward pass do.
     """
     post: list[Function] = []
     visited: set[int] = set()
@@ -73,14 +76,19 @@ def run_backward(
 ) -> list[Tensor | None] | None:
     """Backpropagate ``root_grads`` from ``roots``.
 
+    Nodes run in decreasing creation order (``seq``), taken from a heap of the nodes that have
+    received a gradient: every consumer of a node was created after it, so when a node comes
+    off the heap all contributions to its gradient have arrived. That is a topological order
+    found without a separate pass over the graph, and without recursion.
+
     With ``capture`` (autograd.grad), return the gradients of those tensors and leave every
     ``.grad`` untouched; otherwise accumulate into the ``.grad`` of leaves (and of non-leaves
     that called ``retain_grad``).
     """
     from gradbox.ops.shape import sum_to
 
-    grads: dict[int, Tensor] = {}
-    nodes: list[Function] = []
+    grads: dict[Function, Tensor] = {}
+    heap: list[tuple[int, Function]] = []
     results: list[Tensor | None] = [None] * len(capture) if capture is not None else []
     cap_leaf: dict[int, int] = {}
     cap_node: dict[int, int] = {}
@@ -98,18 +106,21 @@ def run_backward(
 
     prev_mode = grad_mode.enabled
     grad_mode.enabled = create_graph
+    checking = anomaly.enabled
+    anomaly.enabled = False  # ops inside a backward formula are reported as the node's backward
     try:
         for root, g in zip(roots, root_grads):
-            if root.grad_fn is None:
+            node = root.grad_fn
+            if node is None:
                 deliver_leaf(root, g)
-                continue
-            k = id(root.grad_fn)
-            grads[k] = grads[k] + g if k in grads else g
-            nodes.append(root.grad_fn)
-        for node in topological_order(nodes):
-            g = grads.pop(id(node), None)
-            if g is None:
-                continue
+            elif node in grads:
+                grads[node] = grads[node] + g
+            else:
+                grads[node] = g
+                heappush(heap, (-node.seq, node))
+        while heap:
+            node = heappop(heap)[1]
+            g = grads.pop(node)
             if node._freed:
                 raise RuntimeError(_FREED.format(name=node.name))
             if node._hooks:
@@ -134,15 +145,18 @@ def run_backward(
                     continue
                 if gi._data.shape != shape:
                     gi = sum_to(gi, shape)
-                if anomaly.enabled:
+                if checking:
                     anomaly.check_backward(node, i, gi._data)
                 if isinstance(nxt, Tensor):
                     deliver_leaf(nxt, gi)
+                elif nxt in grads:
+                    grads[nxt] = grads[nxt] + gi
                 else:
-                    k = id(nxt)
-                    grads[k] = grads[k] + gi if k in grads else gi
+                    grads[nxt] = gi
+                    heappush(heap, (-nxt.seq, nxt))
             if not retain_graph:
                 node._release()
     finally:
         grad_mode.enabled = prev_mode
+        anomaly.enabled = checking
     return results if capture is not None else None

@@ -13,6 +13,7 @@ reduces them to each input's shape in one place (:func:`gradbox.ops.shape.sum_to
 
 from __future__ import annotations
 
+import itertools
 import traceback
 from typing import Any
 
@@ -20,6 +21,10 @@ import numpy as np
 
 from gradbox.autograd import anomaly, grad_mode
 from gradbox.tensor import Tensor
+
+_new = object.__new__
+_ndarray = np.ndarray
+_sequence = itertools.count()
 
 
 class Function:
@@ -29,22 +34,23 @@ class Function:
     ``save_inputs`` keeps the input Tensors as ``self.inputs``; ``save_output`` keeps the
     result as ``self.output``. Op-specific values (masks, indices, dims) are set on ``self``
     in ``forward``.
+
+    A node records ``next_functions`` (per input: its producing node, the leaf tensor itself,
+    or None when it needs no gradient), ``input_shapes``, and ``seq``, its creation number.
+    Inputs always exist before the op that consumes them, so decreasing ``seq`` is a
+    topological order of the graph; the engine uses it.
     """
 
-    __slots__ = (
-        "next_functions",
-        "input_shapes",
-        "inputs",
-        "output",
-        "_hooks",
-        "_retain",
-        "_freed",
-        "_trace",
-        "__dict__",
-        "__weakref__",
-    )
+    __slots__ = ("next_functions", "input_shapes", "seq", "__dict__", "__weakref__")
     save_inputs = False
     save_output = False
+    # Defaults on the class: a node sets only what it uses.
+    inputs: tuple[Tensor, ...] | None = None
+    output: Tensor | None = None
+    _hooks: list | None = None
+    _retain: Any = None
+    _freed = False
+    _trace: list[str] | None = None
 
     def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:
         raise NotImplementedError
@@ -61,35 +67,44 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
-        fn = object.__new__(cls)
+        fn = _new(cls)
         out = fn.forward(*[t._data for t in inputs], **params)
+        if type(out) is not _ndarray:
+            out = np.asarray(out)  # NumPy returns scalars for 0-d results
         if anomaly.enabled:
             anomaly.check_forward(cls.__name__, out)
-        res = Tensor._wrap(out)
+        res = _new(Tensor)
+        res._data = out
         if not grad_mode.enabled:
             return res
+        nf = []
+        needed = False
         for t in inputs:
-            if t.requires_grad:
-                break
-        else:
+            gf = t.grad_fn
+            if gf is not None:
+                nf.append(gf)
+                needed = True
+            elif t.requires_grad:
+                nf.append(t)
+                needed = True
+            else:
+                nf.append(None)
+        if not needed:
             return res
-        fn.next_functions = tuple(
-            t.grad_fn if t.grad_fn is not None else (t if t.requires_grad else None) for t in inputs
-        )
-        fn.input_shapes = tuple(t._data.shape for t in inputs)
-        fn.inputs = inputs if cls.save_inputs else None
-        fn.output = res if cls.save_output else None
-        fn._hooks = None
-        fn._retain = None
-        fn._freed = False
-        fn._trace = traceback.format_stack()[:-2] if anomaly.enabled else None
+        fn.next_functions = nf
+        fn.input_shapes = [t._data.shape for t in inputs]
+        fn.seq = next(_sequence)
+        if cls.save_inputs:
+            fn.inputs = inputs
+        if cls.save_output:
+            fn.output = res
+        if anomaly.enabled:
+            fn._trace = traceback.format_stack()[:-2]
         res.grad_fn = fn
         res.requires_grad = True
         return res
 
     def _release(self) -> None:
         """Drop what backward saved; a second backward through this node then raises."""
-        self.inputs = None
-        self.output = None
         self.__dict__.clear()
         self._freed = True

@@ -18,6 +18,10 @@ class GradcheckError(RuntimeError):
     """Raised when an analytical gradient disagrees with the numerical one."""
 
 
+def _index(flat: int, shape: tuple) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.unravel_index(flat, shape))
+
+
 def _outputs(fn, inputs) -> list[Tensor]:
     out = fn(*inputs)
     outs = list(out) if isinstance(out, tuple | list) else [out]
@@ -89,7 +93,7 @@ def gradcheck(
                     j = int(np.argmax(bad))
                     msg = (
                         f"gradcheck: Jacobian mismatch for output {oi} with respect to input {i}, "
-                        f"element {np.unravel_index(e, x.shape)}, output element {np.unravel_index(j, out._data.shape)}: "
+                        f"element {_index(e, x.shape)}, output element {_index(j, out._data.shape)}: "
                         f"numerical {numeric[j]:.10g}, analytical {analytic[k][e, j]:.10g}"
                     )
                     if raise_exception:

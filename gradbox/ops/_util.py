@@ -90,16 +90,19 @@ def _scalar_or_array(r):
 
 def binary(op: str, a, b) -> tuple[Tensor, Tensor]:
     """Promote two operands and check that their shapes broadcast."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        da, db = a._data, b._data
+        if da.dtype != db.dtype:
+            a, b = promote(op, a, b)
+        if da.shape != db.shape:
+            check_broadcast(op, da.shape, db.shape)
+        return a, b
     if not isinstance(a, Tensor | numbers.Number):
         a = as_tensor(a, op)
     if not isinstance(b, Tensor | numbers.Number):
         b = as_tensor(b, op)
     if isinstance(a, Tensor) and isinstance(b, Tensor):
-        if a._data.dtype != b._data.dtype:
-            a, b = promote(op, a, b)
-        if a._data.shape != b._data.shape:
-            check_broadcast(op, a._data.shape, b._data.shape)
-        return a, b
+        return binary(op, a, b)
     return tuple(promote(op, a, b))  # type: ignore[return-value]
 
 
@@ -109,9 +112,7 @@ def norm_dim(dim: int, ndim: int, op: str) -> int:
     if not isinstance(dim, numbers.Integral):
         raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
     if not -n <= dim < n:
-        raise IndexError(
-            f"{op}: dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"
-        )
+        raise IndexError(f"{op}: dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
     return dim % n
 
 

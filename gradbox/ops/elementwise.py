@@ -451,9 +451,7 @@ def masked_fill(x: Tensor, mask, value) -> Tensor:
     from gradbox.ops._util import check_broadcast
 
     if check_broadcast("masked_fill", m.shape, x._data.shape) != x._data.shape:
-        raise RuntimeError(
-            f"masked_fill: mask of shape {m.shape} must broadcast to the tensor's shape {x._data.shape}"
-        )
+        raise RuntimeError(f"masked_fill: mask of shape {m.shape} must broadcast to the tensor's shape {x._data.shape}")
     return Where.apply(value, x, cond=m)
 
 
@@ -497,9 +495,6 @@ def cast(x: Tensor, dtype) -> Tensor:
     if x._data.dtype == npd:
         return x
     return Cast.apply(x, dtype=npd)
-
-
-
 
 
 def bitwise(npf, a, b) -> Tensor:

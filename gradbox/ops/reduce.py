@@ -181,7 +181,9 @@ class LogSumExp(Function):
     def backward(self, g):
         x = self.inputs[0]
         shape = x._data.shape
-        return _spread(g, shape, self.dims, self.keepdim) * exp(x - _spread(self.output, shape, self.dims, self.keepdim))
+        return _spread(g, shape, self.dims, self.keepdim) * exp(
+            x - _spread(self.output, shape, self.dims, self.keepdim)
+        )
 
 
 class Softmax(Function):
@@ -249,14 +251,18 @@ def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
     x = _float_input(x, "var")
     if isinstance(dim, bool):  # var(x, False): the old positional `unbiased`
         dim, unbiased = None, dim
-    return Var.apply(x, dims=norm_dims(dim, x._data.ndim, "var"), correction=_correction(unbiased, correction), keepdim=keepdim)
+    return Var.apply(
+        x, dims=norm_dims(dim, x._data.ndim, "var"), correction=_correction(unbiased, correction), keepdim=keepdim
+    )
 
 
 def std(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
     x = _float_input(x, "std")
     if isinstance(dim, bool):
         dim, unbiased = None, dim
-    return Std.apply(x, dims=norm_dims(dim, x._data.ndim, "std"), correction=_correction(unbiased, correction), keepdim=keepdim)
+    return Std.apply(
+        x, dims=norm_dims(dim, x._data.ndim, "std"), correction=_correction(unbiased, correction), keepdim=keepdim
+    )
 
 
 def prod(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:

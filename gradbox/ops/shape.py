@@ -52,9 +52,7 @@ class SumTo(Function):
 
     def forward(self, x, shape):
         lead = x.ndim - len(shape)
-        axes = tuple(range(lead)) + tuple(
-            lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1
-        )
+        axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and x.shape[lead + i] != 1)
         return np.sum(x, axis=axes, keepdims=True).reshape(shape) if axes else x.reshape(shape)
 
     def backward(self, g):
@@ -120,7 +118,9 @@ def reshape(x: Tensor, *shape) -> Tensor:
     try:
         return Reshape.apply(x, shape=shape)
     except ValueError:
-        raise RuntimeError(f"reshape: shape {list(shape)} is invalid for input of size {x._data.size} (shape {src})") from None
+        raise RuntimeError(
+            f"reshape: shape {list(shape)} is invalid for input of size {x._data.size} (shape {src})"
+        ) from None
 
 
 view = reshape
@@ -179,7 +179,9 @@ def expand(x: Tensor, *sizes) -> Tensor:
     sizes = shape_arg(sizes, "expand")
     src = x._data.shape
     if len(sizes) < len(src):
-        raise RuntimeError(f"expand: the number of sizes ({len(sizes)}) must be >= the tensor's dimensions ({len(src)}), shape {src}")
+        raise RuntimeError(
+            f"expand: the number of sizes ({len(sizes)}) must be >= the tensor's dimensions ({len(src)}), shape {src}"
+        )
     lead = len(sizes) - len(src)
     shape = tuple(src[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
     for i, s in enumerate(src):
@@ -237,7 +239,9 @@ def pad(x: Tensor, pad, mode: str = "constant", value: float | None = None) -> T
         return fpad(x, pad, mode=mode, value=value)
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > x._data.ndim:
-        raise RuntimeError(f"pad: padding length {len(pad)} must be even and at most 2 * ndim ({2 * x._data.ndim}); shape {x._data.shape}")
+        raise RuntimeError(
+            f"pad: padding length {len(pad)} must be even and at most 2 * ndim ({2 * x._data.ndim}); shape {x._data.shape}"
+        )
     for i in range(len(pad) // 2):
         size = x._data.shape[-1 - i]
         if size + pad[2 * i] + pad[2 * i + 1] < 0:
@@ -276,7 +280,9 @@ def stack(tensors, dim: int = 0) -> Tensor:
     ref = tensors[0]._data.shape
     for i, t in enumerate(tensors):
         if t._data.shape != ref:
-            raise RuntimeError(f"stack: expects each tensor to be equal size, but got {ref} at entry 0 and {t._data.shape} at entry {i}")
+            raise RuntimeError(
+                f"stack: expects each tensor to be equal size, but got {ref} at entry 0 and {t._data.shape} at entry {i}"
+            )
     d = norm_dim(dim, len(ref) + 1, "stack")
     return cat([unsqueeze(t, d) for t in tensors], d)
 
@@ -314,7 +320,9 @@ def repeat(x: Tensor, *sizes) -> Tensor:
     sizes = shape_arg(sizes, "repeat")
     src = x._data.shape
     if len(sizes) < len(src):
-        raise RuntimeError(f"repeat: number of repeat dims ({len(sizes)}) can not be smaller than the tensor's ({len(src)})")
+        raise RuntimeError(
+            f"repeat: number of repeat dims ({len(sizes)}) can not be smaller than the tensor's ({len(src)})"
+        )
     src = (1,) * (len(sizes) - len(src)) + src
     y = reshape(x, tuple(v for s in src for v in (1, s)))
     y = expand(y, tuple(v for r, s in zip(sizes, src) for v in (r, s)))
