@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 _SAME_NAME = """
-add sub mul div pow neg exp log sqrt abs sin cos tanh sigmoid relu clamp clip maximum minimum
+add sub mul div pow neg exp log log1p erf sqrt abs sin cos tanh sigmoid relu clamp clip maximum minimum
 sign square rsqrt reciprocal masked_fill eq ne lt le gt ge logical_not isnan isfinite
 floor_divide remainder sum mean var std prod max min amax argmax argmin logsumexp softmax
 log_softmax all any norm reshape view flatten unflatten permute transpose swapaxes t expand

@@ -78,3 +78,37 @@ def shapes(min_dims=0, max_dims=4, min_side=1, max_side=5):
 
 def broadcastable(n=2, min_dims=0, max_dims=4, max_side=4):
     return hnp.mutually_broadcastable_shapes(num_shapes=n, min_dims=min_dims, max_dims=max_dims, max_side=max_side)
+
+
+def check_module(gm, tm, *arrays: np.ndarray, seed: int = 0, tol: dict | None = None, call=None):
+    """Parity of a gradbox module and a torch module with gradbox's weights copied into torch
+    through state_dict: outputs, input gradients, parameter gradients and buffers."""
+    gm.double()
+    tm.double()
+    missing, unexpected = tm.load_state_dict(
+        {k: torch.tensor(v.numpy()) for k, v in gm.state_dict().items()}, strict=True
+    )
+    assert not missing and not unexpected
+    assert [k for k, _ in gm.named_parameters()] == [k for k, _ in tm.named_parameters()]
+    call = call or (lambda m, *xs: m(*xs))
+    gin = [gb.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
+    tin = [torch.tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]
+    gout, tout = call(gm, *gin), call(tm, *tin)
+    assert_same(gout, tout, "output", tol)
+    rng = np.random.default_rng(seed)
+    up = rng.standard_normal(tuple(tout.shape))
+    gout.backward(gb.tensor(up))
+    tout.backward(torch.tensor(up))
+    for i, (gi, ti) in enumerate(zip(gin, tin)):
+        if ti.grad is not None:
+            assert_same(gi.grad, ti.grad, f"grad of input {i}", tol)
+    tparams = dict(tm.named_parameters())
+    for name, p in gm.named_parameters():
+        tp = tparams[name]
+        assert (p.grad is None) == (tp.grad is None), f"grad of {name}: {p.grad} vs torch {tp.grad}"
+        if tp.grad is not None:
+            assert_same(p.grad, tp.grad, f"grad of {name}", tol)
+    tbufs = dict(tm.named_buffers())
+    for name, b in gm.named_buffers():
+        assert_same(b, tbufs[name], f"buffer {name}", tol)
+    return gout

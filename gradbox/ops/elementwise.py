@@ -127,6 +127,33 @@ class Log(Function):
         return g / self.inputs[0]
 
 
+class Log1p(Function):
+    """y = ln(1 + x), accurate for small x.   dL/dx = g / (1 + x)."""
+
+    save_inputs = True
+
+    def forward(self, x):
+        return np.log1p(x)
+
+    def backward(self, g):
+        return g / (1.0 + self.inputs[0])
+
+
+class Erf(Function):
+    """y = erf(x) = (2/sqrt(pi)) int_0^x e^{-t^2} dt.   dL/dx = g * (2/sqrt(pi)) e^{-x^2}."""
+
+    save_inputs = True
+
+    def forward(self, x):
+        from scipy.special import erf as _erf
+
+        return _erf(x)
+
+    def backward(self, g):
+        x = self.inputs[0]
+        return g * (exp(-(x * x)) * (2.0 / np.sqrt(np.pi)))
+
+
 class Sqrt(Function):
     """y = sqrt(x).   dL/dx = g / (2 y)."""
 
@@ -370,6 +397,8 @@ def _unary(cls, name: str, doc_from: type):
 exp = _unary(Exp, "exp", Exp)
 log = _unary(Log, "log", Log)
 sqrt = _unary(Sqrt, "sqrt", Sqrt)
+log1p = _unary(Log1p, "log1p", Log1p)
+erf = _unary(Erf, "erf", Erf)
 sin = _unary(Sin, "sin", Sin)
 cos = _unary(Cos, "cos", Cos)
 tanh = _unary(Tanh, "tanh", Tanh)

@@ -89,3 +89,30 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     grids = list(np.ogrid[tuple(slice(s) for s in ind.shape)])
     grids[d] = ind
     return getitem(x, tuple(grids))
+
+
+class Take(Function):
+    """y = x.flat[idx] (idx an int array of any shape).   dL/dx = scatter_add(g, idx) into x's shape."""
+
+    def forward(self, x, idx):
+        self.idx = idx
+        return x.reshape(-1)[idx]
+
+    def backward(self, g):
+        return ScatterAdd.apply(g, idx=self.idx, shape=self.input_shapes[0])
+
+
+class ScatterAdd(Function):
+    """y = zeros(shape) with y.flat[idx] += g (repeated indices add up, via np.bincount).
+
+    dL/dg = gy.flat[idx].
+    """
+
+    def forward(self, g, idx, shape):
+        self.idx = idx
+        size = int(np.prod(shape, dtype=np.int64))
+        out = np.bincount(idx.reshape(-1), weights=g.reshape(-1), minlength=size)
+        return out.astype(g.dtype, copy=False).reshape(shape)
+
+    def backward(self, gy):
+        return Take.apply(gy, idx=self.idx)

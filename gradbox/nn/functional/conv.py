@@ -1,0 +1,310 @@
+"""Convolution as one matrix product per layer, and its two adjoints.
+
+For input x (N, C, *S), weight w (O, C/groups, *K), ``conv(x, w)`` is a cross-correlation:
+
+    y[n, o, p] = sum_{c, k} w[o, c, k] * x_pad[n, c, p*stride + k*dilation]
+
+Unfolding the windows of x into a matrix X_col (rows: output positions, columns: (c, k))
+turns it into Y = X_col W^T. Its derivatives are the two other members of the same family:
+
+* dL/dx = conv_input(g, w): the transposed convolution, X_col-gradient G W folded back
+  onto the input positions (col2im, a sum over the kernel offsets);
+* dL/dw = conv_weight(x, g) = G^T X_col: the correlation of the input with the upstream
+  gradient.
+
+Each of the three ops' backward is written in the other two, so every order of derivative
+is available. A true (flipped-kernel) convolution is ``conv(x, flip(w, spatial dims))``.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from gradbox.autograd.function import Function
+
+
+class Geometry(tuple):
+    """(stride, padding as (lo, hi) pairs, dilation, groups) for one convolution."""
+
+    stride = property(lambda self: self[0])
+    padding = property(lambda self: self[1])
+    dilation = property(lambda self: self[2])
+    groups = property(lambda self: self[3])
+
+
+def out_size(size: int, k: int, stride: int, lo: int, hi: int, dilation: int) -> int:
+    return (size + lo + hi - dilation * (k - 1) - 1) // stride + 1
+
+
+def _pad(x: np.ndarray, pads) -> np.ndarray:
+    if not any(lo or hi for lo, hi in pads):
+        return x
+    return np.pad(x, [(0, 0), (0, 0), *pads])
+
+
+def windows(xp: np.ndarray, kernel, stride, dilation, out) -> np.ndarray:
+    """A read-only view of xp (N, C, *S) as (N, C, *out, *kernel) sliding windows (no copy)."""
+    s = xp.strides
+    sp = s[2:]
+    shape = (*xp.shape[:2], *out, *kernel)
+    strides = (*s[:2], *(a * b for a, b in zip(sp, stride)), *(a * b for a, b in zip(sp, dilation)))
+    return as_strided(xp, shape, strides, writeable=False)
+
+
+def im2col(x: np.ndarray, kernel, geo: Geometry, out) -> np.ndarray:
+    """(N * prod(out), C * prod(kernel)) matrix of the windows of the padded input."""
+    d = len(kernel)
+    win = windows(_pad(x, geo.padding), kernel, geo.stride, geo.dilation, out)
+    perm = (0, *range(2, 2 + d), 1, *range(2 + d, 2 + 2 * d))
+    return win.transpose(perm).reshape(-1, x.shape[1] * int(np.prod(kernel)))
+
+
+def col2im(cols: np.ndarray, x_shape, kernel, geo: Geometry, out) -> np.ndarray:
+    """Adjoint of im2col: add each window's column back onto the input positions it came from.
+
+    A loop over the kernel offsets (e.g. 9 for 3x3), each step one vectorised slice-add.
+    """
+    d = len(kernel)
+    n, c = x_shape[:2]
+    cols = cols.reshape(n, *out, c, *kernel)
+    cols = cols.transpose(0, 1 + d, *range(2 + d, 2 + 2 * d), *range(1, 1 + d))  # (N, C, *K, *out)
+    padded = [s + lo + hi for s, (lo, hi) in zip(x_shape[2:], geo.padding)]
+    xp = np.zeros((n, c, *padded), dtype=cols.dtype)
+    for k in itertools.product(*(range(kk) for kk in kernel)):
+        sl = tuple(
+            slice(ki * dl, ki * dl + st * (o - 1) + 1, st) for ki, dl, st, o in zip(k, geo.dilation, geo.stride, out)
+        )
+        xp[(slice(None), slice(None), *sl)] += cols[(slice(None), slice(None), *k)]
+    crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(x_shape[2:], geo.padding))
+    return xp[(slice(None), slice(None), *crop)]
+
+
+def _out_shape(x_shape, w_shape, geo: Geometry) -> tuple[int, ...]:
+    return tuple(
+        out_size(s, k, st, lo, hi, dl)
+        for s, k, st, (lo, hi), dl in zip(x_shape[2:], w_shape[2:], geo.stride, geo.padding, geo.dilation)
+    )
+
+
+def conv_forward(x: np.ndarray, w: np.ndarray, geo: Geometry) -> np.ndarray:
+    n, o, g = x.shape[0], w.shape[0], geo.groups
+    out = _out_shape(x.shape, w.shape, geo)
+    cols = im2col(x, w.shape[2:], geo, out)
+    if g == 1:
+        y = cols @ w.reshape(o, -1).T
+    else:
+        ck = cols.shape[1] // g
+        y = np.matmul(cols.reshape(-1, g, ck).transpose(1, 0, 2), w.reshape(g, o // g, ck).transpose(0, 2, 1))
+        y = y.transpose(1, 0, 2).reshape(-1, o)
+    return np.ascontiguousarray(np.moveaxis(y.reshape(n, *out, o), -1, 1))
+
+
+def conv_input_forward(g: np.ndarray, w: np.ndarray, geo: Geometry, x_shape) -> np.ndarray:
+    o, grp = w.shape[0], geo.groups
+    out = g.shape[2:]
+    gm = np.moveaxis(g, 1, -1).reshape(-1, o)
+    if grp == 1:
+        cols = gm @ w.reshape(o, -1)
+    else:
+        ck = w[0].size
+        cols = np.matmul(gm.reshape(-1, grp, o // grp).transpose(1, 0, 2), w.reshape(grp, o // grp, ck))
+        cols = cols.transpose(1, 0, 2).reshape(gm.shape[0], -1)
+    return col2im(cols, x_shape, w.shape[2:], geo, out)
+
+
+def conv_weight_forward(x: np.ndarray, g: np.ndarray, geo: Geometry, w_shape) -> np.ndarray:
+    o, grp = w_shape[0], geo.groups
+    out = g.shape[2:]
+    cols = im2col(x, w_shape[2:], geo, out)
+    gm = np.moveaxis(g, 1, -1).reshape(-1, o)
+    if grp == 1:
+        gw = gm.T @ cols
+    else:
+        ck = cols.shape[1] // grp
+        gw = np.matmul(gm.reshape(-1, grp, o // grp).transpose(1, 2, 0), cols.reshape(-1, grp, ck).transpose(1, 0, 2))
+    return gw.reshape(w_shape)
+
+
+class Conv(Function):
+    """y = x ⋆ w (cross-correlation).   dL/dx = conv_input(g, w),  dL/dw = conv_weight(x, g)."""
+
+    save_inputs = True
+
+    def forward(self, x, w, geo):
+        self.geo = geo
+        return conv_forward(x, w, geo)
+
+    def backward(self, g):
+        x, w = self.inputs
+        gx = ConvInput.apply(g, w, geo=self.geo, x_shape=x._data.shape) if x.requires_grad else None
+        gw = ConvWeight.apply(x, g, geo=self.geo, w_shape=w._data.shape) if w.requires_grad else None
+        return gx, gw
+
+
+class ConvInput(Function):
+    """z = conv_input(g, w) = A_w^T g, the adjoint of x -> conv(x, w) (a transposed convolution).
+
+    dL/dg = conv(gz, w),  dL/dw = conv_weight(gz, g).
+    """
+
+    save_inputs = True
+
+    def forward(self, g, w, geo, x_shape):
+        self.geo, self.x_shape = geo, x_shape
+        return conv_input_forward(g, w, geo, x_shape)
+
+    def backward(self, gz):
+        g, w = self.inputs
+        gg = Conv.apply(gz, w, geo=self.geo) if g.requires_grad else None
+        gw = ConvWeight.apply(gz, g, geo=self.geo, w_shape=w._data.shape) if w.requires_grad else None
+        return gg, gw
+
+
+class ConvWeight(Function):
+    """v = conv_weight(x, g) = B_x^T g, the adjoint of w -> conv(x, w) (correlation of x with g).
+
+    dL/dx = conv_input(g, gv),  dL/dg = conv(x, gv).
+    """
+
+    save_inputs = True
+
+    def forward(self, x, g, geo, w_shape):
+        self.geo, self.w_shape = geo, w_shape
+        return conv_weight_forward(x, g, geo, w_shape)
+
+    def backward(self, gv):
+        x, g = self.inputs
+        gx = ConvInput.apply(g, gv, geo=self.geo, x_shape=x._data.shape) if x.requires_grad else None
+        gg = Conv.apply(x, gv, geo=self.geo) if g.requires_grad else None
+        return gx, gg
+
+
+# ---- functional forms -------------------------------------------------------------------
+
+
+def _conv_padding(padding, kernel, dilation, stride, op: str) -> tuple[tuple[int, int], ...]:
+    d = len(kernel)
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * d
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(f"{op}: padding='same' is not supported for strided convolutions")
+            total = [dl * (k - 1) for k, dl in zip(kernel, dilation)]
+            return tuple((t // 2, t - t // 2) for t in total)
+        raise ValueError(f"{op}: invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+    from gradbox.nn.functional._args import ntuple
+
+    return tuple((p, p) for p in ntuple(padding, d, "padding"))
+
+
+def _check_conv(x, w, op: str, d: int, groups: int, layer: str | None) -> None:
+    from gradbox._dtype import from_numpy_dtype
+
+    who = layer or op
+    if x._data.ndim != d + 2:
+        raise RuntimeError(
+            f"{who}: expected a {d + 2}-D input (batch, channels, {'length' if d == 1 else 'height, width'}), "
+            f"got shape {tuple(x._data.shape)}"
+        )
+    c_in = w._data.shape[1] * groups
+    if x._data.shape[1] != c_in:
+        raise RuntimeError(
+            f"{who}: expected input with {c_in} channels, got {x._data.shape[1]} (input shape {tuple(x._data.shape)})"
+        )
+    if x._data.dtype != w._data.dtype:
+        raise RuntimeError(
+            f"{who}: input dtype {from_numpy_dtype(x._data.dtype)} does not match the weight dtype "
+            f"{from_numpy_dtype(w._data.dtype)}"
+        )
+
+
+def _convnd(x, weight, bias, stride, padding, dilation, groups, d: int, op: str, layer: str | None = None):
+    from gradbox.nn.functional._args import ntuple
+
+    _check_conv(x, weight, op, d, groups, layer)
+    kernel = weight._data.shape[2:]
+    stride = ntuple(stride, d, "stride")
+    dilation = ntuple(dilation, d, "dilation")
+    pads = _conv_padding(padding, kernel, dilation, stride, op)
+    geo = Geometry((stride, pads, dilation, groups))
+    out = _out_shape(x._data.shape, weight._data.shape, geo)
+    if any(o <= 0 for o in out):
+        eff = tuple(dl * (k - 1) + 1 for k, dl in zip(kernel, dilation))
+        raise RuntimeError(
+            f"{layer or op}: input spatial size {tuple(x._data.shape[2:])} (padded by {pads}) is smaller than the "
+            f"effective kernel size {eff}; input shape {tuple(x._data.shape)}"
+        )
+    y = Conv.apply(x, weight, geo=geo)
+    if bias is not None:
+        y = y + bias.reshape((1, -1) + (1,) * d)
+    return y
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D cross-correlation of (N, C, L) with (O, C/groups, K); see the module docstring for the math."""
+    return _convnd(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation of (N, C, H, W) with (O, C/groups, kH, kW), as in PyTorch.
+
+    y[n,o,i,j] = b[o] + sum_{c,u,v} w[o,c,u,v] x_pad[n,c,i*s+u*d,j*s+v*d]. A true convolution
+    flips the kernel: ``conv2d(x, w.flip((2, 3)))``.
+    """
+    return _convnd(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
+
+
+def _conv_transposend(x, weight, bias, stride, padding, output_padding, groups, dilation, d: int, op: str, layer=None):
+    from gradbox._dtype import from_numpy_dtype
+    from gradbox.nn.functional._args import ntuple
+
+    who = layer or op
+    if x._data.ndim != d + 2:
+        raise RuntimeError(f"{who}: expected a {d + 2}-D input, got shape {tuple(x._data.shape)}")
+    if x._data.shape[1] != weight._data.shape[0]:
+        raise RuntimeError(
+            f"{who}: expected input with {weight._data.shape[0]} channels, got {x._data.shape[1]} (input shape {tuple(x._data.shape)})"
+        )
+    if x._data.dtype != weight._data.dtype:
+        raise RuntimeError(
+            f"{who}: input dtype {from_numpy_dtype(x._data.dtype)} does not match the weight dtype {from_numpy_dtype(weight._data.dtype)}"
+        )
+    kernel = weight._data.shape[2:]
+    stride, dilation = ntuple(stride, d, "stride"), ntuple(dilation, d, "dilation")
+    pad, opad = ntuple(padding, d, "padding"), ntuple(output_padding, d, "output_padding")
+    for op_, s, dl in zip(opad, stride, dilation):
+        if op_ >= max(s, dl):
+            raise RuntimeError(
+                f"{who}: output_padding {opad} must be smaller than either stride {stride} or dilation {dilation}"
+            )
+    size = tuple(
+        (i - 1) * s - 2 * p + dl * (k - 1) + op_ + 1
+        for i, s, p, dl, k, op_ in zip(x._data.shape[2:], stride, pad, dilation, kernel, opad)
+    )
+    if any(s <= 0 for s in size):
+        raise RuntimeError(f"{who}: computed output size {size} is too small for input shape {tuple(x._data.shape)}")
+    geo = Geometry((stride, tuple((p, p) for p in pad), dilation, groups))
+    x_shape = (x._data.shape[0], weight._data.shape[1] * groups, *size)
+    y = ConvInput.apply(x, weight, geo=geo, x_shape=x_shape)
+    if bias is not None:
+        y = y + bias.reshape((1, -1) + (1,) * d)
+    return y
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """The adjoint of conv1d with respect to its input (weight (C_in, C_out/groups, K))."""
+    return _conv_transposend(
+        input, weight, bias, stride, padding, output_padding, groups, dilation, 1, "conv_transpose1d"
+    )
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """The adjoint of conv2d with respect to its input: each input pixel scatters a weighted
+    copy of the kernel onto the output (weight (C_in, C_out/groups, kH, kW))."""
+    return _conv_transposend(
+        input, weight, bias, stride, padding, output_padding, groups, dilation, 2, "conv_transpose2d"
+    )
