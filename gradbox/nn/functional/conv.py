@@ -89,9 +89,11 @@ def _out_shape(x_shape, w_shape, geo: Geometry) -> tuple[int, ...]:
     )
 
 
-def conv_forward(x: np.ndarray, w: np.ndarray, geo: Geometry) -> np.ndarray:
+def conv_forward(x: np.ndarray, w: np.ndarray, geo: Geometry, out=None) -> np.ndarray:
+    """``out`` limits the output positions: as the adjoint of a transposed convolution whose
+    output_padding is >= stride, fewer windows than fit are wanted."""
     n, o, g = x.shape[0], w.shape[0], geo.groups
-    out = _out_shape(x.shape, w.shape, geo)
+    out = _out_shape(x.shape, w.shape, geo) if out is None else tuple(out)
     cols = im2col(x, w.shape[2:], geo, out)
     if g == 1:
         y = cols @ w.reshape(o, -1).T
@@ -133,9 +135,9 @@ class Conv(Function):
 
     save_inputs = True
 
-    def forward(self, x, w, geo):
+    def forward(self, x, w, geo, out=None):
         self.geo = geo
-        return conv_forward(x, w, geo)
+        return conv_forward(x, w, geo, out)
 
     def backward(self, g):
         x, w = self.inputs
@@ -158,7 +160,7 @@ class ConvInput(Function):
 
     def backward(self, gz):
         g, w = self.inputs
-        gg = Conv.apply(gz, w, geo=self.geo) if g.requires_grad else None
+        gg = Conv.apply(gz, w, geo=self.geo, out=g._data.shape[2:]) if g.requires_grad else None
         gw = ConvWeight.apply(gz, g, geo=self.geo, w_shape=w._data.shape) if w.requires_grad else None
         return gg, gw
 
@@ -178,7 +180,7 @@ class ConvWeight(Function):
     def backward(self, gv):
         x, g = self.inputs
         gx = ConvInput.apply(g, gv, geo=self.geo, x_shape=x._data.shape) if x.requires_grad else None
-        gg = Conv.apply(x, gv, geo=self.geo) if g.requires_grad else None
+        gg = Conv.apply(x, gv, geo=self.geo, out=g._data.shape[2:]) if g.requires_grad else None
         return gx, gg
 
 
