@@ -53,6 +53,6 @@ from gradbox.creation import (
     zeros_like,
 )
 from gradbox.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
-from gradbox import nn, optim
+from gradbox import models, nn, optim
 
 __version__ = "0.1.0"
