@@ -53,6 +53,7 @@ from gradbox.creation import (
     zeros_like,
 )
 from gradbox.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
-from gradbox import models, nn, optim
+from gradbox import datasets, models, nn, optim, train, utils
+from gradbox.serialization import load, save
 
 __version__ = "0.1.0"

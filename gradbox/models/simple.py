@@ -22,9 +22,15 @@ class MLP(nn.Sequential):
 
 
 def mlp(
-    num_classes: int = 10, in_channels: int = 1, image_size: int = 28, hidden=(256, 256), dropout: float = 0.0
+    num_classes: int = 10,
+    in_channels: int = 1,
+    image_size: int = 28,
+    hidden=(256, 256),
+    dropout: float = 0.0,
+    in_features: int | None = None,
 ) -> MLP:
-    return MLP(in_channels * image_size * image_size, hidden, num_classes, dropout)
+    """784-256-256-10 by default; ``in_features`` overrides in_channels * image_size^2."""
+    return MLP(in_features or in_channels * image_size * image_size, hidden, num_classes, dropout)
 
 
 class LeNet5(nn.Module):

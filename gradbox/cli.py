@@ -1,0 +1,326 @@
+"""``python -m gradbox``: train, evaluate and predict from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import gradbox as gb
+from gradbox.datasets import INFO, transforms
+
+OPTIMIZERS = {
+    "sgd": "SGD",
+    "adam": "Adam",
+    "adamw": "AdamW",
+    "rmsprop": "RMSprop",
+    "adagrad": "Adagrad",
+    "nadam": "NAdam",
+}
+SCHEDULERS = ("none", "cosine", "onecycle", "step")
+
+
+def model_kwargs(name: str, dataset: str) -> dict:
+    """Builder arguments that fit the model to the dataset's input shape."""
+    shape, classes, _ = INFO[dataset]
+    if name == "mlp":
+        return {"num_classes": classes, "in_features": int(np.prod(shape))}
+    if len(shape) != 3:
+        raise ValueError(f"model {name!r} needs images; dataset {dataset!r} has inputs of shape {shape} (use mlp)")
+    c, h, _ = shape
+    if name == "lenet5":
+        if h < 28:
+            raise ValueError(f"lenet5 needs 28x28 or 32x32 images; dataset {dataset!r} has {h}x{h}")
+        return {"num_classes": classes, "in_channels": c, "image_size": h}
+    return {"num_classes": classes, "in_channels": c, "small_input": h <= 64}
+
+
+def build_transform(dataset: str, augment: bool):
+    _, _, norm = INFO[dataset]
+    steps = []
+    if augment:
+        if dataset not in ("mnist", "fakedata"):
+            raise ValueError(f"--augment is available for 28x28 image datasets (mnist), not {dataset!r}")
+        steps.append(transforms.mnist_augment())
+    if norm is not None:
+        steps.append(transforms.Normalize(*norm))
+    return transforms.Compose(steps) if steps else None
+
+
+def _subset(ds, limit: int | None):
+    return ds if not limit or limit >= len(ds) else gb.utils.data.Subset(ds, range(limit))
+
+
+def _datasets(cfg: dict, train_transform, test_transform):
+    kw = {"root": cfg["data_root"]} if cfg["dataset"] != "fakedata" else {"size": cfg.get("fake_size", 512)}
+    train = gb.datasets.get_dataset(cfg["dataset"], train=True, transform=train_transform, **kw)
+    test = gb.datasets.get_dataset(cfg["dataset"], train=False, transform=test_transform, **kw)
+    return _subset(train, cfg.get("limit_train")), _subset(test, cfg.get("limit_test"))
+
+
+def build_run(cfg: dict):
+    """Model, loaders, optimizer and scheduler from a run configuration."""
+    gb.manual_seed(cfg["seed"])
+    model = gb.models.get_model(cfg["model"], **cfg["model_kwargs"])
+    train_ds, test_ds = _datasets(
+        cfg, build_transform(cfg["dataset"], cfg["augment"]), build_transform(cfg["dataset"], False)
+    )
+    shuffle_gen = gb.Generator().manual_seed(cfg["seed"] + 1)
+    train_loader = gb.utils.data.DataLoader(train_ds, batch_size=cfg["batch_size"], shuffle=True, generator=shuffle_gen)
+    test_loader = gb.utils.data.DataLoader(test_ds, batch_size=1000)
+    opt_cls = getattr(gb.optim, OPTIMIZERS[cfg["optimizer"]])
+    kw = {"lr": cfg["lr"], "weight_decay": cfg["weight_decay"]}
+    if cfg["optimizer"] in ("sgd", "rmsprop"):
+        kw["momentum"] = cfg["momentum"]
+    optimizer = opt_cls(model.parameters(), **kw)
+    steps = cfg["epochs"] * len(train_loader)
+    sched, interval = None, "epoch"
+    if cfg["scheduler"] == "cosine":
+        sched, interval = gb.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps), "step"
+    elif cfg["scheduler"] == "onecycle":
+        sched, interval = gb.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg["lr"], total_steps=steps), "step"
+    elif cfg["scheduler"] == "step":
+        sched = gb.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, cfg["epochs"] // 3), gamma=0.1)
+    return model, train_loader, test_loader, optimizer, sched, interval
+
+
+def cmd_train(args) -> int:
+    out = Path(args.out or f"runs/{args.model}-{args.dataset}")
+    ck_path = out / "checkpoint.npz"
+    if args.resume:
+        if not ck_path.exists():
+            print(f"error: --resume: no checkpoint at {ck_path}", file=sys.stderr)
+            return 2
+        cfg = dict(gb.load(ck_path)["config"])
+        cfg["epochs"] = args.epochs if args.epochs_given else cfg["epochs"]
+    else:
+        if ck_path.exists() and not args.force:
+            print(
+                f"error: {ck_path} exists; pass --resume to continue that run or --force to start over", file=sys.stderr
+            )
+            return 2
+        cfg = {
+            "model": args.model, "dataset": args.dataset, "epochs": args.epochs, "batch_size": args.batch_size,
+            "optimizer": args.optimizer, "lr": args.lr, "momentum": args.momentum, "weight_decay": args.weight_decay,
+            "scheduler": args.scheduler, "augment": args.augment, "seed": args.seed, "data_root": args.data_root,
+            "limit_train": args.limit_train, "limit_test": args.limit_test,
+            "model_kwargs": model_kwargs(args.model, args.dataset), "normalize": INFO[args.dataset][2],
+            "val_name": "test",
+        }  # fmt: skip
+    model, train_loader, test_loader, optimizer, sched, interval = build_run(cfg)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(
+        f"{cfg['model']} ({n_params:,} parameters) on {cfg['dataset']}: {len(train_loader.dataset):,} training / {len(test_loader.dataset):,} test samples, {cfg['optimizer']} lr={cfg['lr']}, batch {cfg['batch_size']}"
+    )
+    trainer = gb.train.Trainer(
+        model,
+        optimizer,
+        gb.nn.CrossEntropyLoss(),
+        train_loader,
+        test_loader,
+        sched,
+        interval,
+        out,
+        cfg,
+        progress=not args.no_progress,
+    )
+    if args.resume:
+        trainer.load_checkpoint(ck_path)
+        print(f"resuming from {ck_path}: epoch {trainer.epoch + 1}, batch {trainer.batch}")
+    try:
+        history = trainer.fit(cfg["epochs"])
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: checkpoint saved to {ck_path} (epoch {trainer.epoch + 1}, batch {trainer.batch}); continue with --resume"
+        )
+        return 130
+    last = history[-1]
+    print(
+        f"epoch {last['epoch']}: train loss {last['train_loss']:.4f}, train accuracy {100 * last['train_acc']:.2f}%, test loss {last['val_loss']:.4f}, test accuracy {100 * last['val_acc']:.2f}% ({last['seconds']:.1f} s for the epoch)"
+    )
+    print(f"plot:       {out / 'curves.png'}\ncheckpoint: {ck_path}\nmetrics:    {out / 'metrics.jsonl'}")
+    return 0
+
+
+def _load_run(checkpoint: str):
+    ck = gb.load(checkpoint)
+    if ck.get("format") != "gradbox-checkpoint/1":
+        raise ValueError(f"{checkpoint}: not a gradbox training checkpoint")
+    cfg = dict(ck["config"])
+    model = gb.models.get_model(cfg["model"], **cfg["model_kwargs"])
+    try:
+        model.load_state_dict(ck["model"])
+    except RuntimeError as e:
+        raise RuntimeError(f"{checkpoint}: weights do not fit {cfg['model']}:\n{e}") from None
+    model.eval()
+    return cfg, model
+
+
+def cmd_evaluate(args) -> int:
+    cfg, model = _load_run(args.checkpoint)
+    if args.data_root:
+        cfg["data_root"] = args.data_root
+    _, test = _datasets({**cfg, "limit_train": 1}, None, build_transform(cfg["dataset"], False))
+    loader = gb.utils.data.DataLoader(test, batch_size=1000)
+    trainer = gb.train.Trainer(
+        model, gb.optim.SGD(model.parameters(), lr=0.0), gb.nn.CrossEntropyLoss(), loader, progress=False
+    )
+    loss, acc = trainer.evaluate(loader)
+    print(
+        f"{cfg['model']} on {cfg['dataset']} test set ({len(test):,} samples): loss {loss:.4f}, accuracy {100 * acc:.2f}% (error {100 * (1 - acc):.2f}%)"
+    )
+    return 0
+
+
+def load_digit_image(path: str, size: int = 28) -> np.ndarray:
+    """A grayscale image file as an MNIST-like (size, size) array in [0, 1]: white digit on black,
+    cropped to the ink, scaled to fit 20x20 and centred, as MNIST was prepared."""
+    from PIL import Image
+
+    img = np.asarray(Image.open(path).convert("L"), dtype=np.float32) / 255.0
+    if img.ndim != 2 or min(img.shape) < 8:
+        raise ValueError(f"{path}: expected a grayscale image of at least 8x8 pixels, got shape {img.shape}")
+    if np.median(img) > 0.5:  # dark ink on a light background
+        img = 1.0 - img
+    ink = img > 0.2 * img.max() if img.max() > 0 else np.ones_like(img, dtype=bool)
+    rows, cols = np.where(ink.any(1))[0], np.where(ink.any(0))[0]
+    img = img[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    inner = round(size * 20 / 28)
+    scale = inner / max(img.shape)
+    h, w = max(1, round(img.shape[0] * scale)), max(1, round(img.shape[1] * scale))
+    small = (
+        np.asarray(Image.fromarray((img * 255).astype(np.uint8)).resize((w, h), Image.LANCZOS), dtype=np.float32)
+        / 255.0
+    )
+    out = np.zeros((size, size), dtype=np.float32)
+    top, left = (size - h) // 2, (size - w) // 2
+    out[top : top + h, left : left + w] = small
+    return out
+
+
+def cmd_predict(args) -> int:
+    cfg, model = _load_run(args.checkpoint)
+    shape = INFO[cfg["dataset"]][0]
+    if len(shape) != 3 or shape[1] < 28:
+        print(
+            f"error: predict works for models trained on 28x28 images; this one used {cfg['dataset']} {shape}",
+            file=sys.stderr,
+        )
+        return 2
+    x = load_digit_image(args.image, shape[1])[None, None]
+    t = build_transform(cfg["dataset"], False)
+    xt = gb.tensor(x)
+    xt = t(xt) if t is not None else xt
+    with gb.no_grad():
+        p = gb.softmax(model(xt), 1).numpy()[0]
+    best = int(p.argmax())
+    print(f"{args.image}: predicted {best} (probability {p[best]:.3f})")
+    print("  " + "  ".join(f"{k}:{v:.3f}" for k, v in enumerate(p)))
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m gradbox",
+        description="gradbox: train, evaluate and inspect networks whose gradients are written out and checked.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    models, datasets = gb.models.list_models(), sorted(gb.datasets.DATASETS)
+    t = sub.add_parser(
+        "train",
+        help="train a model; writes metrics.jsonl, curves.png and checkpoint.npz",
+        description="Train MODEL on a dataset with a progress bar, evaluating on the test split after every epoch. Ctrl-C saves a checkpoint and exits; --resume continues it exactly.",
+    )
+    t.add_argument("model", choices=models, metavar="MODEL", help=f"architecture, one of: {', '.join(models)}")
+    t.add_argument(
+        "--dataset",
+        default="mnist",
+        choices=datasets,
+        help="data to train on (default: mnist, 60,000 train / 10,000 test images)",
+    )
+    t.add_argument("--epochs", type=int, default=None, help="number of passes over the training set (default: 1)")
+    t.add_argument("--batch-size", type=int, default=64, help="samples per optimizer step (default: 64)")
+    t.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS), help="update rule (default: adam)")
+    t.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: 1e-3)")
+    t.add_argument("--momentum", type=float, default=0.9, help="momentum for sgd and rmsprop (default: 0.9)")
+    t.add_argument(
+        "--weight-decay",
+        type=float,
+        default=0.0,
+        help="weight decay (L2 for sgd/adam, decoupled for adamw; default: 0)",
+    )
+    t.add_argument(
+        "--scheduler",
+        default="none",
+        choices=SCHEDULERS,
+        help="learning-rate schedule: cosine/onecycle per step, step (x0.1 every third of the epochs) per epoch (default: none)",
+    )
+    t.add_argument(
+        "--augment",
+        action="store_true",
+        help="random 2-pixel shifts, +-10 degree rotations and +-10%% scaling of the training images",
+    )
+    t.add_argument(
+        "--out", default=None, help="run directory for checkpoint, metrics and plot (default: runs/MODEL-DATASET)"
+    )
+    t.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its checkpoint (same settings; --epochs may raise the total)",
+    )
+    t.add_argument("--force", action="store_true", help="start over even if --out already holds a checkpoint")
+    t.add_argument(
+        "--seed", type=int, default=0, help="seed for initialisation, shuffling, dropout and augmentation (default: 0)"
+    )
+    t.add_argument("--data-root", default="data", help="where datasets are stored and cached (default: ./data)")
+    t.add_argument(
+        "--limit-train", type=int, default=None, help="use only the first N training samples (quick experiments)"
+    )
+    t.add_argument("--limit-test", type=int, default=None, help="use only the first N test samples")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar (e.g. in logs)")
+    e = sub.add_parser(
+        "evaluate",
+        help="test-set loss and accuracy of a checkpoint",
+        description="Rebuild the model a checkpoint was trained as, load its weights, and report test loss and accuracy.",
+    )
+    e.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint.npz written by train")
+    e.add_argument("--data-root", default=None, help="dataset location (default: the one used for training)")
+    p = sub.add_parser(
+        "predict",
+        help="classify an image file with a checkpoint",
+        description="Classify a digit image (PNG/JPEG, any size >= 8x8, grayscale or colour; dark-on-light is inverted) with a model trained on 28x28 digits.",
+    )
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint.npz written by train")
+    p.add_argument("image", metavar="IMAGE", help="image file, resized and centred like MNIST")
+    sub.add_parser("demo", help="a worked backward pass on f = (x*y)*z, printing each node's value and gradient")
+    sub.add_parser("models", help="list the model names")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            args.epochs_given = args.epochs is not None
+            args.epochs = args.epochs or 1
+            if args.epochs < 1 or args.batch_size < 1 or not math.isfinite(args.lr) or args.lr <= 0:
+                print("error: --epochs and --batch-size must be positive and --lr a positive number", file=sys.stderr)
+                return 2
+            return cmd_train(args)
+        if args.command == "evaluate":
+            return cmd_evaluate(args)
+        if args.command == "predict":
+            return cmd_predict(args)
+        if args.command == "models":
+            print("\n".join(gb.models.list_models()))
+            return 0
+        from gradbox.demo import autograd_demo
+
+        autograd_demo()
+        return 0
+    except (ValueError, RuntimeError, FileNotFoundError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1

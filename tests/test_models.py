@@ -1,0 +1,159 @@
+"""The model zoo: torchvision's parameter counts and names, outputs equal to hand-built torch
+references with the same weights, and every model's forward on small inputs."""
+
+import numpy as np
+import pytest
+import torch
+from oracle import check_module
+
+import gradbox as gb
+
+# torchvision's published parameter counts
+TORCHVISION_COUNTS = {
+    "alexnet": 61_100_840,
+    "resnet18": 11_689_512,
+    "resnet34": 21_797_672,
+    "resnet50": 25_557_032,
+    "resnext50_32x4d": 25_028_904,
+    "mobilenet_v2": 3_504_872,
+    "vgg11": 132_863_336,
+}
+SLOW_COUNTS = {
+    "resnet101": 44_549_160,
+    "resnet152": 60_192_808,
+    "vgg13": 133_047_848,
+    "vgg16": 138_357_544,
+    "vgg16_bn": 138_365_992,
+    "vgg19": 143_667_240,
+    "vgg19_bn": 143_678_248,
+}
+
+
+def _count(m):
+    return sum(p.numel() for p in m.parameters())
+
+
+@pytest.mark.parametrize("name", list(TORCHVISION_COUNTS))
+def test_parameter_counts_equal_torchvision(name):
+    assert _count(gb.models.get_model(name)) == TORCHVISION_COUNTS[name]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(SLOW_COUNTS))
+def test_parameter_counts_of_the_large_models_equal_torchvision(name):
+    assert _count(gb.models.get_model(name)) == SLOW_COUNTS[name]
+
+
+def test_googlenet_counts_and_true_5x5_branch():
+    assert _count(gb.models.googlenet(branch3_kernel=3)) == 6_624_904  # torchvision's (3x3) layout
+    assert _count(gb.models.googlenet(branch3_kernel=3, aux_logits=True)) == 13_004_888
+    g = gb.models.googlenet()
+    assert g.inception3a.branch3[1].conv.kernel_size == (5, 5)
+
+
+def torch_resnet18(num_classes=10):
+    """torchvision's ResNet-18 layout, written by hand (torchvision cannot be installed beside torch here)."""
+    nn = torch.nn
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.relu = nn.ReLU(inplace=True)
+            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.downsample = (
+                nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+                if stride != 1 or cin != cout
+                else None
+            )
+
+        def forward(self, x):
+            idt = x if self.downsample is None else self.downsample(x)
+            out = self.relu(self.bn1(self.conv1(x)))
+            return self.relu(self.bn2(self.conv2(out)) + idt)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+            self.bn1 = nn.BatchNorm2d(64)
+            self.relu = nn.ReLU(inplace=True)
+            self.maxpool = nn.MaxPool2d(3, 2, 1)
+            chans = [(64, 64, 1), (64, 128, 2), (128, 256, 2), (256, 512, 2)]
+            for i, (a, b, s) in enumerate(chans, 1):
+                setattr(self, f"layer{i}", nn.Sequential(Block(a, b, s), Block(b, b, 1)))
+            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+            self.fc = nn.Linear(512, num_classes)
+
+        def forward(self, x):
+            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+            return self.fc(torch.flatten(self.avgpool(x), 1))
+
+    return Net()
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_resnet18_equals_a_torch_reference_with_the_same_weights(train):
+    g, t = gb.models.resnet18(num_classes=10), torch_resnet18(10)
+    assert list(g.state_dict()) == list(t.state_dict())
+    g.train(train), t.train(train)
+    x = np.random.default_rng(0).standard_normal((4, 3, 64, 64))
+    # Each layer matches torch to 1e-10 (test_nn_layers). Through 20 layers, training-mode batch
+    # norm over few values (layer4 normalises 4 x 2 x 2 numbers) amplifies float64 rounding
+    # differences in the gradients to ~1e-8 relative; eval mode stays near 1e-12.
+    tol = dict(rtol=1e-6, atol=1e-9) if train else dict(rtol=1e-9, atol=1e-11)
+    check_module(g, t, x, tol=tol)
+
+
+def test_lenet5_equals_a_torch_reference():
+    nn = torch.nn
+    ref = nn.Module()
+    ref.features = nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2)
+    )
+    ref.classifier = nn.Sequential(
+        nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10)
+    )
+    ref.forward = lambda x: ref.classifier(ref.features(x))
+    check_module(gb.models.lenet5(), ref, np.random.default_rng(1).standard_normal((3, 1, 28, 28)))
+
+
+@pytest.mark.parametrize(
+    "name,kw,shape",
+    [
+        ("mlp", {}, (2, 1, 28, 28)),
+        ("lenet5", {"activation": "tanh", "pool": "avg"}, (2, 1, 28, 28)),
+        ("lenet5", {"image_size": 32}, (2, 1, 32, 32)),
+        ("alexnet", {"small_input": True, "in_channels": 1, "num_classes": 10}, (2, 1, 28, 28)),
+        ("vgg11_bn", {"small_input": True, "in_channels": 1, "num_classes": 10}, (2, 1, 28, 28)),
+        ("resnet18", {"small_input": True, "num_classes": 10}, (2, 3, 32, 32)),
+        ("resnext50_32x4d", {"small_input": True, "num_classes": 10}, (1, 3, 32, 32)),
+        ("mobilenet_v2", {"small_input": True, "num_classes": 10, "in_channels": 1}, (2, 1, 28, 28)),
+        ("googlenet", {"small_input": True, "num_classes": 10}, (1, 3, 32, 32)),
+    ],
+)
+def test_forward_and_backward_on_small_inputs(name, kw, shape):
+    gb.manual_seed(0)
+    m = gb.models.get_model(name, **kw)
+    out = m(gb.randn(*shape))
+    assert out.shape == (shape[0], kw.get("num_classes", 10 if name in ("mlp", "lenet5") else 1000))
+    out.sum().backward()
+    assert all(p.grad is not None for p in m.parameters())
+
+
+def test_googlenet_aux_heads_in_training_only():
+    m = gb.models.googlenet(num_classes=10, aux_logits=True, small_input=True)
+    out = m(gb.randn(2, 3, 32, 32))
+    assert [o.shape for o in out] == [(2, 10)] * 3
+    assert m.eval()(gb.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_unknown_model_lists_the_valid_ones():
+    with pytest.raises(
+        ValueError,
+        match=r"unknown model 'resnet19'; valid models: alexnet, googlenet, lenet5, mlp, mobilenet_v2, resnet101",
+    ):
+        gb.models.get_model("resnet19")

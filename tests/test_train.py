@@ -1,0 +1,225 @@
+"""Training: a short real run learns MNIST; checkpoints are atomic and resumable to the exact
+same weights (after an epoch or mid-epoch, as after Ctrl-C); the CLI works end to end."""
+
+import json
+import os
+import signal
+import threading
+
+import numpy as np
+import pytest
+
+import gradbox as gb
+from gradbox.cli import main
+
+
+def _loaders(mnist_root, n_train=3000, n_test=1000, batch=32, seed=0):
+    norm = gb.datasets.transforms.Normalize((0.1307,), (0.3081,))
+    train = gb.utils.data.Subset(gb.datasets.MNIST(mnist_root, train=True, transform=norm), range(n_train))
+    test = gb.utils.data.Subset(gb.datasets.MNIST(mnist_root, train=False, transform=norm), range(n_test))
+    g = gb.Generator().manual_seed(seed)
+    return gb.utils.data.DataLoader(train, batch_size=batch, shuffle=True, generator=g), gb.utils.data.DataLoader(
+        test, batch_size=500
+    )
+
+
+def _setup(mnist_root, dropout=0.0):
+    gb.manual_seed(0)
+    model = gb.models.mlp(hidden=(64,), dropout=dropout)
+    opt = gb.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    sched = gb.optim.lr_scheduler.StepLR(opt, 1, gamma=0.5)
+    return model, opt, sched
+
+
+def test_short_training_run_on_an_mnist_subset_learns(mnist_root, tmp_path):
+    train, test = _loaders(mnist_root)
+    model, opt, sched = _setup(mnist_root)
+    hist = gb.train.fit(
+        model, train, test, opt, gb.nn.CrossEntropyLoss(), epochs=2, scheduler=sched, out_dir=tmp_path, progress=False
+    )
+    assert hist[-1]["val_acc"] >= 0.88  # 3,000 images, 2 epochs, a 784-64-10 MLP
+    assert hist[0]["lr"] == 0.05 and hist[1]["lr"] == 0.025
+    lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [set(x) for x in lines] == [{"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "lr"}] * 2
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz", "curves.png", "metrics.jsonl"]
+
+
+class StopAfter(gb.train.Callback):
+    def __init__(self, n):
+        self.n = n
+
+    def on_batch_end(self, trainer, batch, loss):
+        if trainer.epoch * len(trainer.train_loader) + batch + 1 == self.n:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("stop_at", [94, 150])  # at an epoch boundary and mid-epoch
+def test_resume_reaches_the_same_weights_as_an_unbroken_run(mnist_root, tmp_path, stop_at):
+    def weights(m):
+        return {k: v.numpy().copy() for k, v in m.state_dict().items()}
+
+    train, test = _loaders(mnist_root)
+    model, opt, sched = _setup(mnist_root, dropout=0.2)  # dropout: the random stream must resume too
+    unbroken = gb.train.fit(
+        model, train, test, opt, gb.nn.CrossEntropyLoss(), 2, sched, out_dir=tmp_path / "a", progress=False
+    )
+    want = weights(model)
+
+    train, test = _loaders(mnist_root)
+    model, opt, sched = _setup(mnist_root, dropout=0.2)
+    with pytest.raises(KeyboardInterrupt):
+        gb.train.fit(
+            model,
+            train,
+            test,
+            opt,
+            gb.nn.CrossEntropyLoss(),
+            2,
+            sched,
+            callbacks=[StopAfter(stop_at)],
+            out_dir=tmp_path / "b",
+            progress=False,
+        )
+    ck = gb.load(tmp_path / "b" / "checkpoint.npz")
+    assert ck["epoch"] * len(train) + ck["batch"] == stop_at
+    gb.manual_seed(123)  # a different process state: everything must come from the checkpoint
+    train, test = _loaders(mnist_root, seed=99)
+    model, opt, sched = _setup(mnist_root, dropout=0.2)
+    resumed = gb.train.fit(
+        model, train, test, opt, gb.nn.CrossEntropyLoss(), 2, sched, out_dir=tmp_path / "b", resume=True, progress=False
+    )
+    for k, v in weights(model).items():
+        np.testing.assert_array_equal(v, want[k], err_msg=k)
+    assert [h["val_acc"] for h in resumed] == [h["val_acc"] for h in unbroken]
+    assert [round(h["train_loss"], 12) for h in resumed] == [round(h["train_loss"], 12) for h in unbroken]
+
+
+def test_checkpoints_are_atomic_and_corruption_is_named(tmp_path, monkeypatch):
+    path = tmp_path / "ck.npz"
+    gb.save({"w": gb.ones(3)}, path)
+    before = path.read_bytes()
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", boom)
+    with pytest.raises(OSError, match="disk full"):
+        gb.save({"w": gb.zeros(3)}, path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["ck.npz"]
+    (tmp_path / "cut.npz").write_bytes(before[: len(before) // 2])
+    with pytest.raises(gb.serialization.CheckpointError, match="cut.npz: corrupt or truncated"):
+        gb.load(tmp_path / "cut.npz")
+    flipped = bytearray(before)
+    i = flipped.index(np.ones(3, np.float32).tobytes())
+    flipped[i] ^= 0xFF  # alter a stored value; the zip CRC or our checksum must notice
+    (tmp_path / "flip.npz").write_bytes(bytes(flipped))
+    with pytest.raises(gb.serialization.CheckpointError, match="flip.npz"):
+        gb.load(tmp_path / "flip.npz")
+    np.savez(tmp_path / "plain.npz", w=np.ones(2))
+    with pytest.raises(gb.serialization.CheckpointError, match="not a gradbox archive"):
+        gb.load(tmp_path / "plain.npz")
+
+
+def test_cli_trains_evaluates_and_predicts_on_fakedata(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = [
+        "train",
+        "lenet5",
+        "--dataset",
+        "fakedata",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "64",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "test accuracy" in text and str(out / "curves.png") in text
+    assert main(args) == 2  # refuses to overwrite a run without --resume/--force
+    assert "pass --resume" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "train",
+                "lenet5",
+                "--dataset",
+                "fakedata",
+                "--epochs",
+                "2",
+                "--out",
+                str(out),
+                "--resume",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
+    assert main(["evaluate", str(out / "checkpoint.npz")]) == 0
+    assert "accuracy" in capsys.readouterr().out
+    from PIL import Image
+
+    img = np.full((40, 36), 255, np.uint8)
+    img[8:32, 16:20] = 0  # a dark "1" on white
+    Image.fromarray(img).save(tmp_path / "one.png")
+    assert main(["predict", str(out / "checkpoint.npz"), str(tmp_path / "one.png")]) == 0
+    assert "predicted" in capsys.readouterr().out
+
+
+def test_cli_bad_input_names_the_problem(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "lenet6"])
+    assert "invalid choice: 'lenet6'" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "missing.npz")]) == 1
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04garbage")
+    assert main(["evaluate", str(tmp_path / "bad.npz")]) == 1
+    assert "bad.npz: corrupt or truncated" in capsys.readouterr().err
+    # a checkpoint whose weights belong to another architecture
+    assert main(["train", "mlp", "--dataset", "fakedata", "--out", str(tmp_path / "m"), "--no-progress"]) == 0
+    ck = gb.load(tmp_path / "m" / "checkpoint.npz")
+    ck["config"]["model"], ck["config"]["model_kwargs"] = (
+        "lenet5",
+        {"num_classes": 10, "in_channels": 1, "image_size": 28},
+    )
+    gb.save(ck, tmp_path / "m" / "swapped.npz")
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "m" / "swapped.npz")]) == 1
+    err = capsys.readouterr().err
+    assert "weights do not fit lenet5" in err and 'Missing key(s) in state_dict: "features.0.weight"' in err
+    assert main(["train", "lenet5", "--dataset", "digits", "--out", str(tmp_path / "d")]) == 1
+    assert "lenet5 needs 28x28" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path, capsys):
+    out = tmp_path / "run"
+    timer = threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        code = main(
+            [
+                "train",
+                "mlp",
+                "--dataset",
+                "fakedata",
+                "--epochs",
+                "200",
+                "--batch-size",
+                "8",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+    finally:
+        timer.cancel()
+    assert code == 130
+    assert "interrupted: checkpoint saved" in capsys.readouterr().out
+    ck = gb.load(out / "checkpoint.npz")
+    assert ck["epoch"] * 64 + ck["batch"] > 0
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []  # no temporary files left
