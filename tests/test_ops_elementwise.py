@@ -93,7 +93,8 @@ def test_relu_abs_clamp_at_their_kinks_match_torch():
 def test_pow_gradient_with_zero_base_matches_torch():
     a = np.array([0.0, 0.0, 1.5])
     b = np.array([2.0, 0.0, 0.5])
-    check(lambda a, b: a**b, lambda a, b: a**b, a, b)
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** 0 and 0 ** -1 in the forward
+        check(lambda a, b: a**b, lambda a, b: a**b, a, b)
 
 
 def test_sigmoid_does_not_overflow():

@@ -70,11 +70,12 @@ class Pow(Function):
 
     def backward(self, g):
         a, b = self.inputs
-        ga = where(const(b._data == 0), 0.0, g * b * a ** (b - 1))
-        if not b.requires_grad:
-            return ga, None
-        zero_base = const((a._data == 0) & (b._data >= 0))
-        return ga, where(zero_base, 0.0, g * self.output * log(a))
+        with np.errstate(divide="ignore", invalid="ignore"):  # the masked entries may be inf/nan
+            ga = where(const(b._data == 0), 0.0, g * b * a ** (b - 1))
+            if not b.requires_grad:
+                return ga, None
+            zero_base = const((a._data == 0) & (b._data >= 0))
+            return ga, where(zero_base, 0.0, g * self.output * log(a))
 
 
 class PowScalar(Function):
