@@ -240,7 +240,7 @@ class Relu(Function):
         return np.maximum(x, 0)
 
     def backward(self, g):
-        return g * const(self.output._data > 0).to(g.dtype)
+        return where(const(self.output._data > 0), g, 0.0)
 
 
 class Clamp(Function):

@@ -55,29 +55,33 @@ def windows(xp: np.ndarray, kernel, stride, dilation, out) -> np.ndarray:
 
 
 def im2col(x: np.ndarray, kernel, geo: Geometry, out) -> np.ndarray:
-    """(N * prod(out), C * prod(kernel)) matrix of the windows of the padded input."""
+    """(C * prod(kernel), N * prod(out)) matrix of the windows of the padded input.
+
+    Rows run over (channel, kernel offset), columns over (sample, output position): one copy
+    from the sliding-window view in an order that reads the input nearly sequentially, and a
+    layout where the convolution is a single matrix product W (O, C K) @ cols.
+    """
     d = len(kernel)
     win = windows(_pad(x, geo.padding), kernel, geo.stride, geo.dilation, out)
-    perm = (0, *range(2, 2 + d), 1, *range(2 + d, 2 + 2 * d))
-    return win.transpose(perm).reshape(-1, x.shape[1] * int(np.prod(kernel)))
+    perm = (1, *range(2 + d, 2 + 2 * d), 0, *range(2, 2 + d))  # (C, *K, N, *out)
+    return win.transpose(perm).reshape(x.shape[1] * int(np.prod(kernel)), -1)
 
 
 def col2im(cols: np.ndarray, x_shape, kernel, geo: Geometry, out) -> np.ndarray:
-    """Adjoint of im2col: add each window's column back onto the input positions it came from.
+    """Adjoint of im2col: add each column entry back onto the input position it came from.
 
     A loop over the kernel offsets (e.g. 9 for 3x3), each step one vectorised slice-add.
     """
-    d = len(kernel)
     n, c = x_shape[:2]
-    cols = cols.reshape(n, *out, c, *kernel)
-    cols = cols.transpose(0, 1 + d, *range(2 + d, 2 + 2 * d), *range(1, 1 + d))  # (N, C, *K, *out)
+    cols = cols.reshape(c, *kernel, n, *out)
     padded = [s + lo + hi for s, (lo, hi) in zip(x_shape[2:], geo.padding)]
     xp = np.zeros((n, c, *padded), dtype=cols.dtype)
+    xt = xp.transpose(1, 0, *range(2, 2 + len(kernel)))  # (C, N, *spatial) view
     for k in itertools.product(*(range(kk) for kk in kernel)):
         sl = tuple(
             slice(ki * dl, ki * dl + st * (o - 1) + 1, st) for ki, dl, st, o in zip(k, geo.dilation, geo.stride, out)
         )
-        xp[(slice(None), slice(None), *sl)] += cols[(slice(None), slice(None), *k)]
+        xt[(slice(None), slice(None), *sl)] += cols[(slice(None), *k)]
     crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(x_shape[2:], geo.padding))
     return xp[(slice(None), slice(None), *crop)]
 
@@ -89,61 +93,88 @@ def _out_shape(x_shape, w_shape, geo: Geometry) -> tuple[int, ...]:
     )
 
 
-def conv_forward(x: np.ndarray, w: np.ndarray, geo: Geometry, out=None) -> np.ndarray:
+def _grouped(w: np.ndarray, g: int) -> np.ndarray:
+    """Weight (O, C/g, *K) as (g, O/g, C/g * K)."""
+    return w.reshape(g, w.shape[0] // g, -1)
+
+
+def conv_forward(x: np.ndarray, w: np.ndarray, geo: Geometry, out=None, cols=None, bias=None) -> np.ndarray:
     """``out`` limits the output positions: as the adjoint of a transposed convolution whose
     output_padding is >= stride, fewer windows than fit are wanted."""
     n, o, g = x.shape[0], w.shape[0], geo.groups
     out = _out_shape(x.shape, w.shape, geo) if out is None else tuple(out)
-    cols = im2col(x, w.shape[2:], geo, out)
+    if cols is None:
+        cols = im2col(x, w.shape[2:], geo, out)  # (C K, N L)
     if g == 1:
-        y = cols @ w.reshape(o, -1).T
+        y = w.reshape(o, -1) @ cols
     else:
-        ck = cols.shape[1] // g
-        y = np.matmul(cols.reshape(-1, g, ck).transpose(1, 0, 2), w.reshape(g, o // g, ck).transpose(0, 2, 1))
-        y = y.transpose(1, 0, 2).reshape(-1, o)
-    return np.ascontiguousarray(np.moveaxis(y.reshape(n, *out, o), -1, 1))
+        y = np.matmul(_grouped(w, g), cols.reshape(g, -1, cols.shape[1])).reshape(o, -1)
+    if bias is not None:
+        y += bias[:, None]
+    return np.ascontiguousarray(y.reshape(o, n, *out).swapaxes(0, 1))
+
+
+def _g_matrix(g: np.ndarray) -> np.ndarray:
+    """Upstream gradient (N, O, *out) as the (O, N L) matrix."""
+    return np.ascontiguousarray(g.swapaxes(0, 1)).reshape(g.shape[1], -1)
 
 
 def conv_input_forward(g: np.ndarray, w: np.ndarray, geo: Geometry, x_shape) -> np.ndarray:
     o, grp = w.shape[0], geo.groups
-    out = g.shape[2:]
-    gm = np.moveaxis(g, 1, -1).reshape(-1, o)
+    gm = _g_matrix(g)
     if grp == 1:
-        cols = gm @ w.reshape(o, -1)
+        cols = w.reshape(o, -1).T @ gm
     else:
-        ck = w[0].size
-        cols = np.matmul(gm.reshape(-1, grp, o // grp).transpose(1, 0, 2), w.reshape(grp, o // grp, ck))
-        cols = cols.transpose(1, 0, 2).reshape(gm.shape[0], -1)
-    return col2im(cols, x_shape, w.shape[2:], geo, out)
+        cols = np.matmul(_grouped(w, grp).transpose(0, 2, 1), gm.reshape(grp, o // grp, -1)).reshape(-1, gm.shape[1])
+    return col2im(cols, x_shape, w.shape[2:], geo, g.shape[2:])
 
 
-def conv_weight_forward(x: np.ndarray, g: np.ndarray, geo: Geometry, w_shape) -> np.ndarray:
+def conv_weight_forward(x: np.ndarray, g: np.ndarray, geo: Geometry, w_shape, cols=None) -> np.ndarray:
     o, grp = w_shape[0], geo.groups
-    out = g.shape[2:]
-    cols = im2col(x, w_shape[2:], geo, out)
-    gm = np.moveaxis(g, 1, -1).reshape(-1, o)
+    if cols is None:
+        cols = im2col(x, w_shape[2:], geo, g.shape[2:])
+    gm = _g_matrix(g)
     if grp == 1:
-        gw = gm.T @ cols
+        gw = gm @ cols.T
     else:
-        ck = cols.shape[1] // grp
-        gw = np.matmul(gm.reshape(-1, grp, o // grp).transpose(1, 2, 0), cols.reshape(-1, grp, ck).transpose(1, 0, 2))
+        gw = np.matmul(gm.reshape(grp, o // grp, -1), cols.reshape(grp, -1, cols.shape[1]).transpose(0, 2, 1))
     return gw.reshape(w_shape)
 
 
+COLS_CACHE_BYTES = 16 * 2**20  # keep a forward's im2col matrix for the weight gradient up to this size
+
+
 class Conv(Function):
-    """y = x ⋆ w (cross-correlation).   dL/dx = conv_input(g, w),  dL/dw = conv_weight(x, g)."""
+    """y = x ⋆ w + b (cross-correlation, b per output channel).
+
+    dL/dx = conv_input(g, w),  dL/dw = conv_weight(x, g),  dL/db = sum of g over batch and positions.
+    Small im2col matrices are kept from the forward pass for the weight gradient (speed);
+    large ones are rebuilt (memory).
+    """
 
     save_inputs = True
 
-    def forward(self, x, w, geo, out=None):
+    def forward(self, x, w, b=None, *, geo, out=None):
         self.geo = geo
-        return conv_forward(x, w, geo, out)
+        out = _out_shape(x.shape, w.shape, geo) if out is None else tuple(out)
+        cols = im2col(x, w.shape[2:], geo, out)
+        self.cols = cols if cols.nbytes <= COLS_CACHE_BYTES else None
+        return conv_forward(x, w, geo, out, cols=cols, bias=b)
 
     def backward(self, g):
-        x, w = self.inputs
+        x, w = self.inputs[:2]
         gx = ConvInput.apply(g, w, geo=self.geo, x_shape=x._data.shape) if x.requires_grad else None
-        gw = ConvWeight.apply(x, g, geo=self.geo, w_shape=w._data.shape) if w.requires_grad else None
-        return gx, gw
+        gw = ConvWeight.apply(x, g, geo=self.geo, w_shape=w._data.shape, cols=self.cols) if w.requires_grad else None
+        if len(self.inputs) == 2:
+            return gx, gw
+        gb = sum_over(g, (0, *range(2, g._data.ndim))) if self.inputs[2].requires_grad else None
+        return gx, gw, gb
+
+
+def sum_over(g, dims):
+    from gradbox.ops import sum as _sum
+
+    return _sum(g, dims)
 
 
 class ConvInput(Function):
@@ -173,9 +204,9 @@ class ConvWeight(Function):
 
     save_inputs = True
 
-    def forward(self, x, g, geo, w_shape):
+    def forward(self, x, g, geo, w_shape, cols=None):
         self.geo, self.w_shape = geo, w_shape
-        return conv_weight_forward(x, g, geo, w_shape)
+        return conv_weight_forward(x, g, geo, w_shape, cols)
 
     def backward(self, gv):
         x, g = self.inputs
@@ -240,10 +271,11 @@ def _convnd(x, weight, bias, stride, padding, dilation, groups, d: int, op: str,
             f"{layer or op}: input spatial size {tuple(x._data.shape[2:])} (padded by {pads}) is smaller than the "
             f"effective kernel size {eff}; input shape {tuple(x._data.shape)}"
         )
-    y = Conv.apply(x, weight, geo=geo)
     if bias is not None:
-        y = y + bias.reshape((1, -1) + (1,) * d)
-    return y
+        if bias._data.dtype != weight._data.dtype or bias._data.shape != (weight._data.shape[0],):
+            raise RuntimeError(f"{layer or op}: bias must be a {weight.dtype} vector of {weight._data.shape[0]} values, got {bias.dtype} {tuple(bias._data.shape)}")
+        return Conv.apply(x, weight, bias, geo=geo)
+    return Conv.apply(x, weight, geo=geo)
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

@@ -53,12 +53,21 @@ class MaxPool(Function):
     def forward(self, x, kernel, stride, dilation, pads, out):
         d = len(kernel)
         xp = _pad_spatial(x, pads, -np.inf) if any(lo or hi for lo, hi in pads) else x
-        win = windows(xp, kernel, stride, dilation, out)
-        flat = win.reshape(*win.shape[: 2 + d], -1)
-        am = flat.argmax(-1)
-        vals = np.take_along_axis(flat, am[..., None], -1)[..., 0]
+        win = windows(xp, kernel, stride, dilation, out)  # (N, C, *out, *kernel) view
+        # running max over the kernel offsets; a strictly larger value (or NaN) takes over, so
+        # ties keep the first offset, as PyTorch does
+        offsets = list(itertools.product(*(range(k) for k in kernel)))
+        best = np.array(win[(Ellipsis, *offsets[0])])
+        arg = np.zeros(best.shape, dtype=np.int64)
+        take = np.empty(best.shape, dtype=bool)
+        for j, k in enumerate(offsets[1:], 1):
+            v = win[(Ellipsis, *k)]
+            np.less_equal(v, best, out=take)
+            np.logical_not(take, out=take)  # v > best, or v is NaN
+            np.copyto(best, v, where=take)
+            np.copyto(arg, j, where=take)
         # flat index of each argmax in xp: ((n*C + c) * prod(Sp)) + ravel(o*s + k*dil)
-        ks = np.unravel_index(am, kernel)
+        ks = np.unravel_index(arg, kernel)
         sp = xp.shape[2:]
         pos = 0
         for i in range(d):
@@ -67,11 +76,12 @@ class MaxPool(Function):
         nc = np.arange(x.shape[0] * x.shape[1]).reshape(x.shape[0], x.shape[1], *([1] * d))
         self.idx = nc * int(np.prod(sp)) + pos
         self.xp_shape, self.pads = xp.shape, pads
+        self.unique = all(st >= dl * (k - 1) + 1 for st, dl, k in zip(stride, dilation, kernel))  # windows do not overlap
         self.pos = pos  # spatial flat index in the padded input, for return_indices
-        return vals
+        return best
 
     def backward(self, g):
-        gp = ScatterAdd.apply(g, idx=self.idx, shape=self.xp_shape)
+        gp = ScatterAdd.apply(g, idx=self.idx, shape=self.xp_shape, unique=self.unique)
         crop = [v for lo, hi in reversed(self.pads) for v in (-lo, -hi)]
         return ops.pad(gp, crop)
 

@@ -1,0 +1,237 @@
+"""Training throughput of gradbox against PyTorch CPU, measured in one process, interleaved.
+
+For each model, the same training step (forward, cross-entropy, backward, SGD with momentum)
+on the same float32 batch and the same weights, alternating gradbox and PyTorch. Reported:
+images/s of each (median of the repetitions), the ratio gradbox/PyTorch (higher is better),
+achieved GFLOP/s against this machine's float32 matrix-multiply rate measured in the same run,
+and the peak memory of a training step in each framework (measured in a child process per
+framework and model, as peak RSS growth during the steps). The per-op overhead benchmark of
+benchmarks/overhead.py runs too (there the ratio is a cost: lower is better).
+
+    python benchmarks/run.py [--reps 3] [--json results.json] [--only mlp,lenet5,resnet18]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+# name: (input shape, batch size, steps per timing, target ratio)
+MODELS = {
+    "mlp": ((1, 28, 28), 128, 30, 1.0),
+    "lenet5": ((1, 28, 28), 128, 20, 0.7),
+    "resnet18": ((3, 32, 32), 32, 3, 0.5),
+}
+
+
+def build(framework: str, name: str):
+    """The model in gradbox, and the same weights in a hand-built torch model when asked."""
+    import gradbox as gb
+
+    gb.manual_seed(0)
+    g = {"mlp": lambda: gb.models.mlp(), "lenet5": lambda: gb.models.lenet5(), "resnet18": lambda: gb.models.resnet18(num_classes=10, small_input=True)}[name]()
+    if framework == "gradbox":
+        return g
+    import torch
+    import torch_models
+
+    t = {"mlp": torch_models.mlp, "lenet5": torch_models.LeNet5, "resnet18": torch_models.ResNet18Small}[name]()
+    t.load_state_dict({k: torch.tensor(v.numpy()) for k, v in g.state_dict().items()})
+    return t
+
+
+def macs_per_image(name: str) -> int:
+    """Multiply-accumulates of one forward pass, counted with forward hooks on Conv2d/Linear."""
+    import gradbox as gb
+
+    model = build("gradbox", name)
+    shape = MODELS[name][0]
+    total = [0]
+
+    def hook(m, inputs, out):
+        if isinstance(m, gb.nn.Conv2d):
+            k = int(np.prod(m.kernel_size)) * m.in_channels // m.groups
+            total[0] += int(np.prod(out.shape[1:])) * k
+        elif isinstance(m, gb.nn.Linear):
+            total[0] += m.in_features * m.out_features
+
+    for m in model.modules():
+        if isinstance(m, gb.nn.Conv2d | gb.nn.Linear):
+            m.register_forward_hook(hook)
+    with gb.no_grad():
+        model(gb.zeros(1, *shape))
+    return total[0]
+
+
+def make_step(framework: str, name: str):
+    shape, batch, _, _ = MODELS[name]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, *shape)).astype(np.float32)
+    y = rng.integers(0, 10, batch)
+    model = build(framework, name)
+    if framework == "gradbox":
+        import gradbox as m
+    else:
+        import torch as m
+    xt, yt = m.tensor(x), m.tensor(y)
+    opt = m.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = m.nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(xt), yt)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def matmul_gflops(n: int = 1024, reps: int = 5) -> float:
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+    b = a.T.copy()
+    a @ b
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t)
+    return 2 * n**3 / min(times) / 1e9
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def memory_probe(framework: str, name: str) -> None:
+    """Child process: resident memory added by training (model, optimizer state, activations,
+    gradients), i.e. peak RSS sampled during the steps minus RSS after the imports; JSON out."""
+    import threading
+
+    if framework == "torch":
+        import torch  # noqa: F401 - imported before the baseline, like gradbox below
+    import gradbox  # noqa: F401
+
+    base = _rss_mib()
+    peak = [base]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_mib())
+            time.sleep(0.0005)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    step = make_step(framework, name)
+    for _ in range(4):
+        step()
+    done.set()
+    t.join()
+    print(json.dumps({"peak_mib": peak[0] - base, "base_mib": base}))
+
+
+def peak_memory(framework: str, name: str, threads: int) -> float:
+    """Resident memory (MiB) that training steps add, in a fresh process for this framework."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    out = subprocess.run([sys.executable, __file__, "--memory-probe", framework, name, "--threads", str(threads)], capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"]
+
+
+def run(names: list[str], reps: int, threads: int) -> dict:
+    import torch
+
+    import overhead
+
+    torch.set_num_threads(threads)
+    results = {"machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count(), "threads": threads, "numpy": np.__version__, "torch": torch.__version__}}
+    results["matmul_gflops"] = matmul_gflops()
+    for name in names:
+        shape, batch, steps, target = MODELS[name]
+        fns = {fw: make_step(fw, name) for fw in ("gradbox", "torch")}
+        for fn in fns.values():  # warm-up
+            fn()
+            fn()
+        ips: dict[str, list[float]] = {"gradbox": [], "torch": []}
+        for _ in range(reps):
+            for fw, fn in fns.items():  # interleaved: gradbox, torch, gradbox, ...
+                t = time.perf_counter()
+                for _ in range(steps):
+                    fn()
+                ips[fw].append(steps * batch / (time.perf_counter() - t))
+        med = {fw: statistics.median(v) for fw, v in ips.items()}
+        flops_per_image = 3 * 2 * macs_per_image(name)  # forward + backward (about twice the forward)
+        del fns
+        mem = {fw: peak_memory(fw, name, threads) for fw in ("gradbox", "torch")}
+        results[name] = {
+            "batch": batch,
+            "gradbox_img_s": med["gradbox"],
+            "torch_img_s": med["torch"],
+            "ratio": med["gradbox"] / med["torch"],
+            "target_ratio": target,
+            "gradbox_gflops": med["gradbox"] * flops_per_image / 1e9,
+            "torch_gflops": med["torch"] * flops_per_image / 1e9,
+            "gradbox_peak_mib": mem["gradbox"],
+            "torch_peak_mib": mem["torch"],
+            "memory_ratio": mem["gradbox"] / mem["torch"],
+            "reps": ips,
+        }
+    results["overhead"] = overhead.run(2000, max(reps, 3))
+    return results
+
+
+def print_table(r: dict) -> None:
+    m = r["machine"]
+    print(f"machine: {m['processor']}, {m['cpus']} CPUs, {m['threads']} threads; numpy {m['numpy']}, torch {m['torch']}")
+    print(f"float32 matmul (NumPy, 1024^3): {r['matmul_gflops']:.1f} GFLOP/s\n")
+    head = f"{'model':<10}{'batch':>6}{'gradbox img/s':>15}{'PyTorch img/s':>15}{'ratio':>8}{'target':>8}{'GFLOP/s gb/pt':>16}{'peak MiB gb/pt':>17}{'mem ratio':>10}"
+    print(head)
+    for name in MODELS:
+        if name not in r:
+            continue
+        x = r[name]
+        print(
+            f"{name:<10}{x['batch']:>6}{x['gradbox_img_s']:>15.0f}{x['torch_img_s']:>15.0f}{x['ratio']:>7.2f}x{x['target_ratio']:>7.1f}x"
+            f"{x['gradbox_gflops']:>8.1f}/{x['torch_gflops']:<7.1f}{x['gradbox_peak_mib']:>8.0f}/{x['torch_peak_mib']:<8.0f}{x['memory_ratio']:>9.2f}x"
+        )
+    o = r["overhead"]
+    print(f"\nper-op overhead: gradbox {o['gradbox_us_per_op']:.2f} us, PyTorch {o['torch_us_per_op']:.2f} us, cost ratio {o['ratio']:.2f}x (target <= 1.5x)")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--reps", type=int, default=3, help="timed repetitions per framework (median reported, >= 3)")
+    p.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for both frameworks")
+    p.add_argument("--only", default=",".join(MODELS), help="comma-separated subset of: " + ", ".join(MODELS))
+    p.add_argument("--json", help="write the results to this file")
+    p.add_argument("--memory-probe", nargs=2, metavar=("FRAMEWORK", "MODEL"), help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.memory_probe:
+        if a.memory_probe[0] == "torch":
+            import torch
+
+            torch.set_num_threads(a.threads)
+        memory_probe(*a.memory_probe)
+        return
+    names = [n for n in a.only.split(",") if n]
+    r = run(names, max(a.reps, 3), a.threads)
+    print_table(r)
+    if a.json:
+        Path(a.json).write_text(json.dumps(r, indent=2))
+
+
+if __name__ == "__main__":
+    main()
