@@ -146,6 +146,19 @@ def test_max_pool2d_matches_torch(data):
     np.testing.assert_array_equal(gi.numpy(), ti.numpy())
 
 
+def test_pool_gradients_pass_gradcheck_and_gradgradcheck():
+    F = gb.nn.functional
+    x = gb.tensor(_x((1, 2, 6, 5), 4), requires_grad=True)
+    for f in [
+        lambda x: F.max_pool2d(x, 3, stride=2, padding=1, ceil_mode=True),  # overlapping windows
+        lambda x: F.max_pool2d(x, (2, 1), dilation=(2, 1)),
+        lambda x: F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False),
+        lambda x: F.adaptive_max_pool2d(x, (4, 3)),
+        lambda x: F.adaptive_avg_pool2d(x, (4, 3)),
+    ]:
+        assert gb.autograd.gradcheck(f, [x]) and gb.autograd.gradgradcheck(f, [x])
+
+
 @given(data=st.data())
 def test_avg_pool2d_matches_torch(data):
     k = (data.draw(st.integers(1, 4)), data.draw(st.integers(1, 3)))

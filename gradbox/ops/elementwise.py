@@ -240,7 +240,8 @@ class Relu(Function):
         return np.maximum(x, 0)
 
     def backward(self, g):
-        return where(const(self.output._data > 0), g, 0.0)
+        # a multiply by the 0/1 mask: np.where on a random mask is ~10x slower (branches)
+        return g * const((self.output._data > 0).astype(g._data.dtype))
 
 
 class Clamp(Function):

@@ -103,19 +103,14 @@ class Take(Function):
 
 
 class ScatterAdd(Function):
-    """y = zeros(shape) with y.flat[idx] += g (repeated indices add up, via np.bincount;
-    ``unique=True`` promises no repeats, and the values are simply placed).
+    """y = zeros(shape) with y.flat[idx] += g (repeated indices add up, via np.bincount).
 
     dL/dg = gy.flat[idx].
     """
 
-    def forward(self, g, idx, shape, unique=False):
+    def forward(self, g, idx, shape):
         self.idx = idx
         size = int(np.prod(shape, dtype=np.int64))
-        if unique:
-            out = np.zeros(size, dtype=g.dtype)
-            out[idx.reshape(-1)] = g.reshape(-1)
-            return out.reshape(shape)
         out = np.bincount(idx.reshape(-1), weights=g.reshape(-1), minlength=size)
         return out.astype(g.dtype, copy=False).reshape(shape)
 

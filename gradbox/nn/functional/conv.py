@@ -70,20 +70,20 @@ def im2col(x: np.ndarray, kernel, geo: Geometry, out) -> np.ndarray:
 def col2im(cols: np.ndarray, x_shape, kernel, geo: Geometry, out) -> np.ndarray:
     """Adjoint of im2col: add each column entry back onto the input position it came from.
 
-    A loop over the kernel offsets (e.g. 9 for 3x3), each step one vectorised slice-add.
+    A loop over the kernel offsets (e.g. 9 for 3x3), each step one vectorised slice-add into a
+    (C, N, *spatial) buffer (the columns' own order), transposed to (N, C, ...) once at the end.
     """
     n, c = x_shape[:2]
     cols = cols.reshape(c, *kernel, n, *out)
     padded = [s + lo + hi for s, (lo, hi) in zip(x_shape[2:], geo.padding)]
-    xp = np.zeros((n, c, *padded), dtype=cols.dtype)
-    xt = xp.transpose(1, 0, *range(2, 2 + len(kernel)))  # (C, N, *spatial) view
+    xt = np.zeros((c, n, *padded), dtype=cols.dtype)
     for k in itertools.product(*(range(kk) for kk in kernel)):
         sl = tuple(
             slice(ki * dl, ki * dl + st * (o - 1) + 1, st) for ki, dl, st, o in zip(k, geo.dilation, geo.stride, out)
         )
         xt[(slice(None), slice(None), *sl)] += cols[(slice(None), *k)]
     crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(x_shape[2:], geo.padding))
-    return xp[(slice(None), slice(None), *crop)]
+    return np.ascontiguousarray(xt[(slice(None), slice(None), *crop)].swapaxes(0, 1))
 
 
 def _out_shape(x_shape, w_shape, geo: Geometry) -> tuple[int, ...]:

@@ -17,7 +17,6 @@ from gradbox import ops
 from gradbox.autograd.function import Function
 from gradbox.nn.functional._args import ntuple
 from gradbox.nn.functional.conv import windows
-from gradbox.ops.index import ScatterAdd
 from gradbox.tensor import Tensor
 
 
@@ -47,43 +46,72 @@ def _pad_spatial(x: np.ndarray, pads, value) -> np.ndarray:
     return np.pad(x, [(0, 0)] * (x.ndim - len(pads)) + list(pads), constant_values=value)
 
 
+def _offset_slices(kernel, stride, dilation, out):
+    """For each kernel offset k, the slices of the (padded) input that window offset k reads."""
+    for k in itertools.product(*(range(kk) for kk in kernel)):
+        yield k, tuple(slice(ki * dl, ki * dl + st * (o - 1) + 1, st) for ki, dl, st, o in zip(k, dilation, stride, out))
+
+
 class MaxPool(Function):
-    """y[p] = max over window p.   dL/dx = scatter-add of g[p] at the argmax of window p."""
+    """y[p] = max over window p (NaN wins, as in PyTorch).
+    dL/dx = g[p] put at the argmax of window p (the first on ties), summed where windows overlap.
+    """
 
     def forward(self, x, kernel, stride, dilation, pads, out):
-        d = len(kernel)
         xp = _pad_spatial(x, pads, -np.inf) if any(lo or hi for lo, hi in pads) else x
-        win = windows(xp, kernel, stride, dilation, out)  # (N, C, *out, *kernel) view
-        # running max over the kernel offsets; a strictly larger value (or NaN) takes over, so
-        # ties keep the first offset, as PyTorch does
-        offsets = list(itertools.product(*(range(k) for k in kernel)))
-        best = np.array(win[(Ellipsis, *offsets[0])])
-        arg = np.zeros(best.shape, dtype=np.int64)
-        take = np.empty(best.shape, dtype=bool)
-        for j, k in enumerate(offsets[1:], 1):
-            v = win[(Ellipsis, *k)]
-            np.less_equal(v, best, out=take)
-            np.logical_not(take, out=take)  # v > best, or v is NaN
-            np.copyto(best, v, where=take)
-            np.copyto(arg, j, where=take)
-        # flat index of each argmax in xp: ((n*C + c) * prod(Sp)) + ravel(o*s + k*dil)
-        ks = np.unravel_index(arg, kernel)
-        sp = xp.shape[2:]
-        pos = 0
-        for i in range(d):
-            o = np.arange(out[i]).reshape([-1 if j == i else 1 for j in range(d)]) * stride[i]
-            pos = pos * sp[i] + (o + ks[i] * dilation[i])
-        nc = np.arange(x.shape[0] * x.shape[1]).reshape(x.shape[0], x.shape[1], *([1] * d))
-        self.idx = nc * int(np.prod(sp)) + pos
-        self.xp_shape, self.pads = xp.shape, pads
-        self.unique = all(st >= dl * (k - 1) + 1 for st, dl, k in zip(stride, dilation, kernel))  # windows do not overlap
-        self.pos = pos  # spatial flat index in the padded input, for return_indices
+        views = [xp[(slice(None), slice(None), *sl)] for _, sl in _offset_slices(kernel, stride, dilation, out)]
+        best = views[0].copy()
+        for v in views[1:]:
+            np.maximum(best, v, out=best)
+        # index of the first offset holding the maximum
+        arg = np.zeros(best.shape, dtype=np.int8 if len(views) < 128 else np.int32)
+        found = np.zeros(best.shape, dtype=bool)
+        hit = np.empty(best.shape, dtype=bool)
+        nan = np.isnan(best) if best.dtype.kind == "f" and np.isnan(best).any() else None
+        for j, v in enumerate(views):
+            np.equal(v, best, out=hit)
+            if nan is not None:
+                hit |= np.isnan(v)
+            hit &= ~found
+            if j:
+                arg += hit.astype(arg.dtype) * j
+            found |= hit
+        self.arg, self.geometry, self.xp_shape, self.pads = arg, (kernel, stride, dilation, out), xp.shape, pads
         return best
 
     def backward(self, g):
-        gp = ScatterAdd.apply(g, idx=self.idx, shape=self.xp_shape, unique=self.unique)
+        gp = MaxPoolScatter.apply(g, arg=self.arg, geometry=self.geometry, xp_shape=self.xp_shape)
         crop = [v for lo, hi in reversed(self.pads) for v in (-lo, -hi)]
         return ops.pad(gp, crop)
+
+
+class MaxPoolScatter(Function):
+    """z = zeros(input shape) with z[argmax of window p] += g[p] (a loop over kernel offsets).
+    dL/dg = gz gathered at each window's argmax (MaxPoolGather)."""
+
+    def forward(self, g, arg, geometry, xp_shape):
+        self.arg, self.geometry = arg, geometry
+        z = np.zeros(xp_shape, dtype=g.dtype)
+        for j, (_, sl) in enumerate(_offset_slices(*geometry)):
+            z[(slice(None), slice(None), *sl)] += g * (arg == j)
+        return z
+
+    def backward(self, gz):
+        return MaxPoolGather.apply(gz, arg=self.arg, geometry=self.geometry)
+
+
+class MaxPoolGather(Function):
+    """y[p] = x[argmax of window p] (fixed argmax).   dL/dx = MaxPoolScatter of g."""
+
+    def forward(self, x, arg, geometry):
+        self.arg, self.geometry = arg, geometry
+        y = np.zeros(arg.shape, dtype=x.dtype)
+        for j, (_, sl) in enumerate(_offset_slices(*geometry)):
+            np.copyto(y, x[(slice(None), slice(None), *sl)], where=arg == j)
+        return y
+
+    def backward(self, g):
+        return MaxPoolScatter.apply(g, arg=self.arg, geometry=self.geometry, xp_shape=self.input_shapes[0])
 
 
 class WindowSum(Function):
@@ -145,13 +173,13 @@ def _unpadded_index(x: Tensor, kernel, stride, dilation, pads, out) -> Tensor:
     """PyTorch's indices: each argmax position flattened over the unpadded spatial dims."""
     probe = MaxPool()  # the forward alone, on arrays: indices do not depend on grad mode
     probe.forward(x._data, kernel=kernel, stride=stride, dilation=dilation, pads=pads, out=out)
-    sp_pad = [s + lo + hi for s, (lo, hi) in zip(x._data.shape[2:], pads)]
-    coords = np.unravel_index(probe.pos, sp_pad)
+    ks = np.unravel_index(probe.arg.astype(np.int64), kernel)
+    d = len(kernel)
     flat = 0
-    for c, (lo, _), s in zip(coords, pads, x._data.shape[2:]):
-        flat = flat * s + (c - lo)
-    shape = x._data.shape[:2] + tuple(out)
-    return Tensor._wrap(np.broadcast_to(np.asarray(flat, dtype=np.int64), shape).copy())
+    for i in range(d):
+        o = np.arange(out[i]).reshape([-1 if j == i else 1 for j in range(d)]) * stride[i]
+        flat = flat * x._data.shape[2 + i] + (o + ks[i] * dilation[i] - pads[i][0])
+    return Tensor._wrap(np.asarray(flat, dtype=np.int64))
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
