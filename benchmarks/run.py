@@ -27,6 +27,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests"))  # torch_reference: the hand-built torch models
 
 # name: (input shape, batch size, steps per timing, target ratio)
 MODELS = {
@@ -41,13 +42,17 @@ def build(framework: str, name: str):
     import gradbox as gb
 
     gb.manual_seed(0)
-    g = {"mlp": lambda: gb.models.mlp(), "lenet5": lambda: gb.models.lenet5(), "resnet18": lambda: gb.models.resnet18(num_classes=10, small_input=True)}[name]()
+    g = {
+        "mlp": lambda: gb.models.mlp(),
+        "lenet5": lambda: gb.models.lenet5(),
+        "resnet18": lambda: gb.models.resnet18(num_classes=10, small_input=True),
+    }[name]()
     if framework == "gradbox":
         return g
     import torch
-    import torch_models
+    import torch_reference as ref
 
-    t = {"mlp": torch_models.mlp, "lenet5": torch_models.LeNet5, "resnet18": torch_models.ResNet18Small}[name]()
+    t = {"mlp": ref.mlp, "lenet5": ref.LeNet5, "resnet18": lambda: ref.ResNet18(10, small_input=True)}[name]()
     t.load_state_dict({k: torch.tensor(v.numpy()) for k, v in g.state_dict().items()})
     return t
 
@@ -147,17 +152,31 @@ def memory_probe(framework: str, name: str) -> None:
 def peak_memory(framework: str, name: str, threads: int) -> float:
     """Resident memory (MiB) that training steps add, in a fresh process for this framework."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
-    out = subprocess.run([sys.executable, __file__, "--memory-probe", framework, name, "--threads", str(threads)], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--memory-probe", framework, name, "--threads", str(threads)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"]
 
 
 def run(names: list[str], reps: int, threads: int) -> dict:
+    import overhead
     import torch
 
-    import overhead
-
     torch.set_num_threads(threads)
-    results = {"machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count(), "threads": threads, "numpy": np.__version__, "torch": torch.__version__}}
+    results = {
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.machine(),
+            "cpus": os.cpu_count(),
+            "threads": threads,
+            "numpy": np.__version__,
+            "torch": torch.__version__,
+        }
+    }
     results["matmul_gflops"] = matmul_gflops()
     for name in names:
         shape, batch, steps, target = MODELS[name]
@@ -195,7 +214,9 @@ def run(names: list[str], reps: int, threads: int) -> dict:
 
 def print_table(r: dict) -> None:
     m = r["machine"]
-    print(f"machine: {m['processor']}, {m['cpus']} CPUs, {m['threads']} threads; numpy {m['numpy']}, torch {m['torch']}")
+    print(
+        f"machine: {m['processor']}, {m['cpus']} CPUs, {m['threads']} threads; numpy {m['numpy']}, torch {m['torch']}"
+    )
     print(f"float32 matmul (NumPy, 1024^3): {r['matmul_gflops']:.1f} GFLOP/s\n")
     head = f"{'model':<10}{'batch':>6}{'gradbox img/s':>15}{'PyTorch img/s':>15}{'ratio':>8}{'target':>8}{'GFLOP/s gb/pt':>16}{'peak MiB gb/pt':>17}{'mem ratio':>10}"
     print(head)
@@ -208,7 +229,9 @@ def print_table(r: dict) -> None:
             f"{x['gradbox_gflops']:>8.1f}/{x['torch_gflops']:<7.1f}{x['gradbox_peak_mib']:>8.0f}/{x['torch_peak_mib']:<8.0f}{x['memory_ratio']:>9.2f}x"
         )
     o = r["overhead"]
-    print(f"\nper-op overhead: gradbox {o['gradbox_us_per_op']:.2f} us, PyTorch {o['torch_us_per_op']:.2f} us, cost ratio {o['ratio']:.2f}x (target <= 1.5x)")
+    print(
+        f"\nper-op overhead: gradbox {o['gradbox_us_per_op']:.2f} us, PyTorch {o['torch_us_per_op']:.2f} us, cost ratio {o['ratio']:.2f}x (target <= 1.5x)"
+    )
 
 
 def main() -> None:

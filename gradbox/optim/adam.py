@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -17,6 +18,30 @@ def _zeros_like(p: Tensor) -> Tensor:
 def _lerp(m: np.ndarray, g: np.ndarray, w: float) -> None:
     """m <- m + w (g - m) in place (= (1 - w) m + w g), the exponential moving average."""
     m += w * (g - m)
+
+
+def _moments(opt: Optimizer, p: Tensor, g: np.ndarray, group: dict, **extra_state: Callable[[Tensor], object]):
+    """The part Adam and NAdam share: count the step, apply weight decay (decoupled: shrink
+    theta; else L2: add lambda theta to g) and update m_t = b1 m + (1 - b1) g,
+    v_t = b2 v + (1 - b2) g^2 in place. ``extra_state`` makes further state on the first step.
+    Returns (state, step t, g, m_t, v_t)."""
+    st = opt.state.setdefault(p, {})
+    if not st:
+        st["step"] = 0
+        st["exp_avg"], st["exp_avg_sq"] = _zeros_like(p), _zeros_like(p)
+        st.update({k: make(p) for k, make in extra_state.items()})
+    st["step"] += 1
+    lr, wd, (b1, b2) = group["lr"], group["weight_decay"], group["betas"]
+    if wd:
+        if group["decoupled_weight_decay"]:
+            p._data *= 1 - lr * wd
+        else:
+            g = g + wd * p._data
+    m, v = st["exp_avg"]._data, st["exp_avg_sq"]._data
+    _lerp(m, g, 1 - b1)
+    v *= b2
+    v += (1 - b2) * g * g
+    return st, st["step"], g, m, v
 
 
 def _check(lr, eps, betas, weight_decay) -> None:
@@ -74,36 +99,19 @@ class Adam(Optimizer):
     def step(self, closure=None):
         loss = self._closure(closure)
         for group in self.param_groups:
-            lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-            amsgrad, decoupled = group["amsgrad"], group["decoupled_weight_decay"]
+            lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
+            extra = {"max_exp_avg_sq": _zeros_like} if group["amsgrad"] else {}
             for p, g in self._params_with_grad(group):
-                st = self.state.setdefault(p, {})
-                if not st:
-                    st["step"] = 0
-                    st["exp_avg"], st["exp_avg_sq"] = _zeros_like(p), _zeros_like(p)
-                    if amsgrad:
-                        st["max_exp_avg_sq"] = _zeros_like(p)
-                st["step"] += 1
-                t = st["step"]
-                theta = p._data
-                if wd:
-                    if decoupled:
-                        theta *= 1 - lr * wd
-                    else:
-                        g = g + wd * theta
-                m, v = st["exp_avg"]._data, st["exp_avg_sq"]._data
-                _lerp(m, g, 1 - b1)
-                v *= b2
-                v += (1 - b2) * g * g
+                st, t, g, m, v = _moments(self, p, g, group, **extra)
                 step_size = lr / (1 - b1**t)
                 bc2_sqrt = math.sqrt(1 - b2**t)
-                if amsgrad:
+                if group["amsgrad"]:
                     vmax = st["max_exp_avg_sq"]._data
                     np.maximum(vmax, v, out=vmax)
                     denom = np.sqrt(vmax) / bc2_sqrt + eps
                 else:
                     denom = np.sqrt(v) / bc2_sqrt + eps
-                theta -= step_size * (m / denom)
+                p._data -= step_size * (m / denom)
         return loss
 
 
@@ -171,34 +179,14 @@ class NAdam(Optimizer):
     def step(self, closure=None):
         loss = self._closure(closure)
         for group in self.param_groups:
-            lr, (b1, b2), eps, wd, psi = (
-                group["lr"],
-                group["betas"],
-                group["eps"],
-                group["weight_decay"],
-                group["momentum_decay"],
-            )
+            lr, (b1, b2), eps, psi = group["lr"], group["betas"], group["eps"], group["momentum_decay"]
             for p, g in self._params_with_grad(group):
-                st = self.state.setdefault(p, {})
-                if not st:
-                    st["step"], st["mu_product"] = 0, 1.0
-                    st["exp_avg"], st["exp_avg_sq"] = _zeros_like(p), _zeros_like(p)
-                st["step"] += 1
-                t = st["step"]
+                st, t, g, m, v = _moments(self, p, g, group, mu_product=lambda p: 1.0)
                 theta = p._data
-                if wd:
-                    if group["decoupled_weight_decay"]:
-                        theta *= 1 - lr * wd
-                    else:
-                        g = g + wd * theta
                 mu = b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
                 mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
                 st["mu_product"] *= mu
                 prod = st["mu_product"]
-                m, v = st["exp_avg"]._data, st["exp_avg_sq"]._data
-                _lerp(m, g, 1 - b1)
-                v *= b2
-                v += (1 - b2) * g * g
                 denom = np.sqrt(v / (1 - b2**t)) + eps
                 theta += (-lr * (1.0 - mu) / (1.0 - prod)) * (g / denom)
                 theta += (-lr * mu_next / (1.0 - prod * mu_next)) * (m / denom)

@@ -8,6 +8,7 @@ import numpy as np
 from gradbox import ops
 from gradbox.autograd.function import Function
 from gradbox.ops._util import const
+from gradbox.ops.elementwise import Clamp
 from gradbox.tensor import Tensor
 
 
@@ -35,20 +36,6 @@ class Elu(Function):
     def backward(self, g):
         pos = const(self.inputs[0]._data > 0)
         return ops.where(pos, g, g * (self.output + self.alpha))
-
-
-class Hardtanh(Function):
-    """y = clamp(x, lo, hi).   dL/dx = g * [lo < x < hi]  (strict: 0 at the bounds, as PyTorch)."""
-
-    save_inputs = True
-
-    def forward(self, x, lo, hi):
-        self.lo, self.hi = lo, hi
-        return np.clip(x, lo, hi)
-
-    def backward(self, g):
-        x = self.inputs[0]._data
-        return g * const(((x > self.lo) & (x < self.hi)).astype(x.dtype))
 
 
 class Softplus(Function):
@@ -89,7 +76,7 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     x = _float(input, "hardtanh")
     dt = x._data.dtype.type
-    return Hardtanh.apply(x, lo=dt(min_val), hi=dt(max_val))
+    return Clamp.apply(x, lo=dt(min_val), hi=dt(max_val), strict=True)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:

@@ -273,7 +273,9 @@ def _convnd(x, weight, bias, stride, padding, dilation, groups, d: int, op: str,
         )
     if bias is not None:
         if bias._data.dtype != weight._data.dtype or bias._data.shape != (weight._data.shape[0],):
-            raise RuntimeError(f"{layer or op}: bias must be a {weight.dtype} vector of {weight._data.shape[0]} values, got {bias.dtype} {tuple(bias._data.shape)}")
+            raise RuntimeError(
+                f"{layer or op}: bias must be a {weight.dtype} vector of {weight._data.shape[0]} values, got {bias.dtype} {tuple(bias._data.shape)}"
+            )
         return Conv.apply(x, weight, bias, geo=geo)
     return Conv.apply(x, weight, geo=geo)
 

@@ -92,6 +92,34 @@ def _target_coefficients(target: np.ndarray, c: int, weight, ignore_index: int, 
     return r, row_w
 
 
+def _index_target(input: Tensor, target, weight, ignore_index: int, smoothing: float, op: str):
+    """Logits as (M, C) rows, the per-element output shape, and the coefficients r with the
+    per-row target weights for class-index targets of shape (N,) or (N, d1, ...)."""
+    xs = input._data.shape
+    c = xs[1] if input._data.ndim >= 2 else xs[0]
+    z, out_shape = _class_last(input)
+    t = target._data if isinstance(target, Tensor) else np.asarray(target)
+    expected = (xs[0], *xs[2:]) if input._data.ndim >= 2 else ()
+    if t.shape != expected:
+        raise ValueError(f"{op}: expected target of shape {expected} for input of shape {tuple(xs)}, got {t.shape}")
+    w = None if weight is None else weight._data.astype(np.float64)
+    if w is not None and w.shape != (c,):
+        raise RuntimeError(f"{op}: weight should have {c} elements (one per class), got shape {w.shape}")
+    r, row_w = _target_coefficients(t, c, w, ignore_index, smoothing, op)
+    return z, out_shape, r.astype(input._data.dtype), row_w
+
+
+def _weighted_reduce(losses: Tensor, row_w: np.ndarray, reduction: str, op: str) -> Tensor:
+    """'mean' over index targets divides by the total weight of the non-ignored targets."""
+    if reduction == "none":
+        return losses
+    if reduction == "sum":
+        return ops.sum(losses)
+    if reduction != "mean":
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    return ops.sum(losses) / float(row_w.sum())
+
+
 def cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -138,17 +166,8 @@ def cross_entropy(
         return _reduce(losses, reduction, op)
     if t.dtype.kind not in "iu":
         raise RuntimeError(f"{op}: expected class indices (int64) or probabilities (float) as target, got {t.dtype}")
-    expected = (xs[0], *xs[2:]) if input._data.ndim >= 2 else ()
-    if t.shape != expected:
-        raise ValueError(f"{op}: expected target of shape {expected} for input of shape {tuple(xs)}, got {t.shape}")
-    r, row_w = _target_coefficients(t, c, w, ignore_index, label_smoothing, op)
-    losses = ops.reshape(SoftmaxCrossEntropy.apply(z, r=r.astype(dt)), out_shape)
-    if reduction == "none":
-        return losses
-    total = ops.sum(losses)
-    if reduction == "sum":
-        return total
-    return total / float(row_w.sum())
+    z, out_shape, r, row_w = _index_target(input, target, weight, ignore_index, label_smoothing, op)
+    return _weighted_reduce(ops.reshape(SoftmaxCrossEntropy.apply(z, r=r), out_shape), row_w, reduction, op)
 
 
 def nll_loss(
@@ -164,23 +183,8 @@ def nll_loss(
 
     'mean' divides by the sum of the weights of the non-ignored targets."""
     op = "nll_loss"
-    xs = input._data.shape
-    c = xs[1] if input._data.ndim >= 2 else xs[0]
-    z, out_shape = _class_last(input)
-    t = target._data if isinstance(target, Tensor) else np.asarray(target)
-    expected = (xs[0], *xs[2:]) if input._data.ndim >= 2 else ()
-    if t.shape != expected:
-        raise ValueError(f"{op}: expected target of shape {expected} for input of shape {tuple(xs)}, got {t.shape}")
-    w = None if weight is None else weight._data.astype(np.float64)
-    r, row_w = _target_coefficients(t, c, w, ignore_index, 0.0, op)
-    losses = ops.reshape(-ops.sum(z * const(r.astype(input._data.dtype)), 1), out_shape)
-    if reduction == "none":
-        return losses
-    if reduction == "sum":
-        return ops.sum(losses)
-    if reduction != "mean":
-        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    return ops.sum(losses) / float(row_w.sum())
+    z, out_shape, r, row_w = _index_target(input, target, weight, ignore_index, 0.0, op)
+    return _weighted_reduce(ops.reshape(-ops.sum(z * const(r), 1), out_shape), row_w, reduction, op)
 
 
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:

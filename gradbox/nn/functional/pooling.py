@@ -49,7 +49,10 @@ def _pad_spatial(x: np.ndarray, pads, value) -> np.ndarray:
 def _offset_slices(kernel, stride, dilation, out):
     """For each kernel offset k, the slices of the (padded) input that window offset k reads."""
     for k in itertools.product(*(range(kk) for kk in kernel)):
-        yield k, tuple(slice(ki * dl, ki * dl + st * (o - 1) + 1, st) for ki, dl, st, o in zip(k, dilation, stride, out))
+        yield (
+            k,
+            tuple(slice(ki * dl, ki * dl + st * (o - 1) + 1, st) for ki, dl, st, o in zip(k, dilation, stride, out)),
+        )
 
 
 class MaxPool(Function):

@@ -16,6 +16,12 @@ def _full(shape, value, dtype) -> np.ndarray:
     return np.full(shape, value, dtype=npd)
 
 
+def _affine(module: Module, shape, affine: bool, bias: bool, dtype) -> None:
+    """weight = 1 and bias = 0 of the given shape (each registered as None when absent)."""
+    module.register_parameter("weight", Parameter(_full(shape, 1.0, dtype)) if affine else None)
+    module.register_parameter("bias", Parameter(_full(shape, 0.0, dtype)) if affine and bias else None)
+
+
 class _BatchNorm(Module):
     _ndims: tuple[int, ...] = ()
 
@@ -34,15 +40,7 @@ class _BatchNorm(Module):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats, self.use_bias = affine, track_running_stats, bias
-        if affine:
-            self.weight = Parameter(_full((num_features,), 1.0, dtype))
-            if bias:
-                self.bias = Parameter(_full((num_features,), 0.0, dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, (num_features,), affine, bias, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", Tensor._wrap(_full((num_features,), 0.0, dtype)))
             self.register_buffer("running_var", Tensor._wrap(_full((num_features,), 1.0, dtype)))
@@ -118,15 +116,7 @@ class LayerNorm(Module):
         super().__init__()
         self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         self.eps, self.elementwise_affine, self.use_bias = eps, elementwise_affine, bias
-        if elementwise_affine:
-            self.weight = Parameter(_full(self.normalized_shape, 1.0, dtype))
-            if bias:
-                self.bias = Parameter(_full(self.normalized_shape, 0.0, dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, self.normalized_shape, elementwise_affine, bias, dtype)
 
     def extra_repr(self) -> str:
         b = f", bias={self.use_bias}" if self.elementwise_affine else ""
@@ -156,15 +146,7 @@ class GroupNorm(Module):
             raise ValueError("num_channels must be divisible by num_groups")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
         self.use_bias = bias
-        if affine:
-            self.weight = Parameter(_full((num_channels,), 1.0, dtype))
-            if bias:
-                self.bias = Parameter(_full((num_channels,), 0.0, dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine(self, (num_channels,), affine, bias, dtype)
 
     def extra_repr(self) -> str:
         b = f", bias={self.use_bias}" if self.affine else ""

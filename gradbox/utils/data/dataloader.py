@@ -38,7 +38,9 @@ def default_collate(batch: list):
         return type(first)(*(default_collate(list(s)) for s in zip(*batch)))
     if isinstance(first, Sequence):  # tuples and lists of fields become a list, as in PyTorch
         return [default_collate(list(s)) for s in zip(*batch)]
-    raise TypeError(f"default_collate: batch must contain tensors, arrays, numbers, dicts or lists; found {type(first).__name__}")
+    raise TypeError(
+        f"default_collate: batch must contain tensors, arrays, numbers, dicts or lists; found {type(first).__name__}"
+    )
 
 
 class SequentialSampler:
@@ -55,7 +57,9 @@ class SequentialSampler:
 class RandomSampler:
     """A fresh permutation each epoch, from a seed drawn from ``generator``."""
 
-    def __init__(self, data_source, replacement: bool = False, num_samples: int | None = None, generator: Generator | None = None) -> None:
+    def __init__(
+        self, data_source, replacement: bool = False, num_samples: int | None = None, generator: Generator | None = None
+    ) -> None:
         self.data_source, self.replacement, self.generator = data_source, replacement, generator
         self._num_samples = num_samples
 
@@ -88,7 +92,11 @@ class BatchSampler:
         self.sampler, self.batch_size, self.drop_last = sampler, batch_size, drop_last
 
     def __iter__(self) -> Iterator[list[int]]:
-        order = self.sampler.permutation() if isinstance(self.sampler, RandomSampler) else np.fromiter(iter(self.sampler), dtype=np.int64)
+        order = (
+            self.sampler.permutation()
+            if isinstance(self.sampler, RandomSampler)
+            else np.fromiter(iter(self.sampler), dtype=np.int64)
+        )
         n = len(order)
         stop = n - n % self.batch_size if self.drop_last else n
         for s in range(0, stop, self.batch_size):
@@ -123,7 +131,9 @@ class DataLoader:
         if sampler is not None and shuffle:
             raise ValueError("sampler option is mutually exclusive with shuffle")
         if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None or drop_last):
-            raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, and drop_last")
+            raise ValueError(
+                "batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, and drop_last"
+            )
         self.dataset, self.num_workers, self.generator = dataset, num_workers, generator
         self.batch_size, self.drop_last = batch_size, drop_last
         if sampler is None:
