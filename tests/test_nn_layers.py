@@ -294,3 +294,14 @@ def test_interpolate_pad_modes_one_hot_match_torch():
         check(lambda x, m=mode: F.pad(x, (2, 1, 1, 2), mode=m), lambda x, m=mode: TF.pad(x, (2, 1, 1, 2), mode=m), x)
     t = np.array([0, 3, 1])
     np.testing.assert_array_equal(F.one_hot(gb.tensor(t), 5).numpy(), TF.one_hot(torch.tensor(t), 5).numpy())
+
+
+def test_fused_batch_norm_has_exact_first_and_second_derivatives():
+    F = gb.nn.functional
+    x = gb.tensor(_x((3, 2, 2, 2), 6), requires_grad=True)
+    w = gb.tensor([1.5, -0.5], dtype=gb.float64, requires_grad=True)
+    b = gb.tensor([0.1, 0.2], dtype=gb.float64, requires_grad=True)
+    f = lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True) ** 2
+    assert gb.autograd.gradcheck(f, [x, w, b]) and gb.autograd.gradgradcheck(f, [x, w, b])
+    g = lambda x: F.batch_norm(x, None, None, training=True).exp()  # no affine parameters
+    assert gb.autograd.gradgradcheck(g, [x])
