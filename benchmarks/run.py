@@ -178,6 +178,9 @@ def run(names: list[str], reps: int, threads: int) -> dict:
         }
     }
     results["matmul_gflops"] = matmul_gflops()
+    # The per-op microbenchmark runs first: after the 2-thread ResNet-18 steps this VM was seen
+    # to run small Python-bound ops markedly slower for a while (both frameworks, unevenly).
+    results["overhead"] = overhead.run(2000, max(reps, 3))
     for name in names:
         shape, batch, steps, target = MODELS[name]
         fns = {fw: make_step(fw, name) for fw in ("gradbox", "torch")}
@@ -208,7 +211,6 @@ def run(names: list[str], reps: int, threads: int) -> dict:
             "memory_ratio": mem["gradbox"] / mem["torch"],
             "reps": ips,
         }
-    results["overhead"] = overhead.run(2000, max(reps, 3))
     return results
 
 

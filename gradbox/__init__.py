@@ -4,6 +4,10 @@
 ``loss.backward()``.
 """
 
+from gradbox import _malloc
+
+_malloc.tune()
+
 from gradbox._dtype import (
     bool,
     double,

@@ -54,15 +54,36 @@ def windows(xp: np.ndarray, kernel, stride, dilation, out) -> np.ndarray:
     return as_strided(xp, shape, strides, writeable=False)
 
 
+def is_wide(kernel, geo: Geometry) -> bool:
+    """Stride-1 2-D convolutions use the *wide* layout (see ``im2col``)."""
+    return len(kernel) == 2 and geo.stride == (1, 1)
+
+
 def im2col(x: np.ndarray, kernel, geo: Geometry, out) -> np.ndarray:
     """(C * prod(kernel), N * prod(out)) matrix of the windows of the padded input.
 
-    Rows run over (channel, kernel offset), columns over (sample, output position): one copy
-    from the sliding-window view in an order that reads the input nearly sequentially, and a
-    layout where the convolution is a single matrix product W (O, C K) @ cols.
+    Rows run over (channel, kernel offset), columns over (sample, output position), so the
+    convolution is one matrix product W (O, C K) @ cols.
+
+    Wide layout (stride-1 2-D): output rows are taken over the full padded width Wp instead of
+    Wo, so the window of kernel offset (i, j) is the padded image, flattened per channel, shifted
+    by i*dh*Wp + j*dw: one contiguous block copy per offset instead of a strided gather. The
+    extra Wp - Wo columns per row are computed and discarded.
     """
     d = len(kernel)
-    win = windows(_pad(x, geo.padding), kernel, geo.stride, geo.dilation, out)
+    xp = _pad(x, geo.padding)
+    if is_wide(kernel, geo):
+        n, c, hp, wp = xp.shape
+        run = out[0] * wp
+        flat = np.zeros((c, n, hp * wp + (kernel[1] - 1) * geo.dilation[1]), dtype=x.dtype)
+        flat[:, :, : hp * wp] = xp.transpose(1, 0, 2, 3).reshape(c, n, hp * wp)
+        cols = np.empty((c, kernel[0], kernel[1], n, run), dtype=x.dtype)
+        for i in range(kernel[0]):
+            for j in range(kernel[1]):
+                shift = i * geo.dilation[0] * wp + j * geo.dilation[1]
+                cols[:, i, j] = flat[:, :, shift : shift + run]
+        return cols.reshape(c * kernel[0] * kernel[1], n * run)
+    win = windows(xp, kernel, geo.stride, geo.dilation, out)
     perm = (1, *range(2 + d, 2 + 2 * d), 0, *range(2, 2 + d))  # (C, *K, N, *out)
     return win.transpose(perm).reshape(x.shape[1] * int(np.prod(kernel)), -1)
 
@@ -70,19 +91,31 @@ def im2col(x: np.ndarray, kernel, geo: Geometry, out) -> np.ndarray:
 def col2im(cols: np.ndarray, x_shape, kernel, geo: Geometry, out) -> np.ndarray:
     """Adjoint of im2col: add each column entry back onto the input position it came from.
 
-    A loop over the kernel offsets (e.g. 9 for 3x3), each step one vectorised slice-add into a
-    (C, N, *spatial) buffer (the columns' own order), transposed to (N, C, ...) once at the end.
+    A loop over the kernel offsets (e.g. 9 for 3x3), each step one vectorised add (a
+    contiguous shifted block in the wide layout) into a (C, N, ...) buffer, transposed to
+    (N, C, ...) once at the end.
     """
     n, c = x_shape[:2]
-    cols = cols.reshape(c, *kernel, n, *out)
     padded = [s + lo + hi for s, (lo, hi) in zip(x_shape[2:], geo.padding)]
+    crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(x_shape[2:], geo.padding))
+    if is_wide(kernel, geo):
+        hp, wp = padded
+        run = out[0] * wp
+        cols = cols.reshape(c, kernel[0], kernel[1], n, run)
+        flat = np.zeros((c, n, hp * wp + (kernel[1] - 1) * geo.dilation[1]), dtype=cols.dtype)
+        for i in range(kernel[0]):
+            for j in range(kernel[1]):
+                shift = i * geo.dilation[0] * wp + j * geo.dilation[1]
+                flat[:, :, shift : shift + run] += cols[:, i, j]
+        xt = flat[:, :, : hp * wp].reshape(c, n, hp, wp)
+        return np.ascontiguousarray(xt[(slice(None), slice(None), *crop)].swapaxes(0, 1))
+    cols = cols.reshape(c, *kernel, n, *out)
     xt = np.zeros((c, n, *padded), dtype=cols.dtype)
     for k in itertools.product(*(range(kk) for kk in kernel)):
         sl = tuple(
             slice(ki * dl, ki * dl + st * (o - 1) + 1, st) for ki, dl, st, o in zip(k, geo.dilation, geo.stride, out)
         )
         xt[(slice(None), slice(None), *sl)] += cols[(slice(None), *k)]
-    crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(x_shape[2:], geo.padding))
     return np.ascontiguousarray(xt[(slice(None), slice(None), *crop)].swapaxes(0, 1))
 
 
@@ -111,17 +144,30 @@ def conv_forward(x: np.ndarray, w: np.ndarray, geo: Geometry, out=None, cols=Non
         y = np.matmul(_grouped(w, g), cols.reshape(g, -1, cols.shape[1])).reshape(o, -1)
     if bias is not None:
         y += bias[:, None]
+    if is_wide(w.shape[2:], geo):
+        wp = x.shape[3] + sum(geo.padding[1])
+        return np.ascontiguousarray(y.reshape(o, n, out[0], wp)[..., : out[1]].swapaxes(0, 1))
     return np.ascontiguousarray(y.reshape(o, n, *out).swapaxes(0, 1))
 
 
-def _g_matrix(g: np.ndarray) -> np.ndarray:
-    """Upstream gradient (N, O, *out) as the (O, N L) matrix."""
-    return np.ascontiguousarray(g.swapaxes(0, 1)).reshape(g.shape[1], -1)
+def _g_matrix(g: np.ndarray, wide_width: int | None = None) -> np.ndarray:
+    """Upstream gradient (N, O, *out) as the (O, N L) matrix; in the wide layout each output
+    row is padded with zeros to the padded input width."""
+    if wide_width is None:
+        return np.ascontiguousarray(g.swapaxes(0, 1)).reshape(g.shape[1], -1)
+    n, o, ho, wo = g.shape
+    gm = np.zeros((o, n, ho, wide_width), dtype=g.dtype)
+    gm[..., :wo] = g.swapaxes(0, 1)
+    return gm.reshape(o, -1)
+
+
+def _wide_width(x_shape, kernel, geo: Geometry) -> int | None:
+    return x_shape[3] + sum(geo.padding[1]) if is_wide(kernel, geo) else None
 
 
 def conv_input_forward(g: np.ndarray, w: np.ndarray, geo: Geometry, x_shape) -> np.ndarray:
     o, grp = w.shape[0], geo.groups
-    gm = _g_matrix(g)
+    gm = _g_matrix(g, _wide_width(x_shape, w.shape[2:], geo))
     if grp == 1:
         cols = w.reshape(o, -1).T @ gm
     else:
@@ -133,7 +179,7 @@ def conv_weight_forward(x: np.ndarray, g: np.ndarray, geo: Geometry, w_shape, co
     o, grp = w_shape[0], geo.groups
     if cols is None:
         cols = im2col(x, w_shape[2:], geo, g.shape[2:])
-    gm = _g_matrix(g)
+    gm = _g_matrix(g, _wide_width(x.shape, w_shape[2:], geo))
     if grp == 1:
         gw = gm @ cols.T
     else:
