@@ -5,7 +5,29 @@ from __future__ import annotations
 import numpy as np
 
 from gradbox import ops
+from gradbox.autograd.function import Function
 from gradbox.tensor import Tensor
+
+
+class Linear(Function):
+    """y = x W^T (+ b) for x (M, in), W (out, in).
+    dL/dx = g W,  dL/dW = g^T x,  dL/db = sum over rows of g."""
+
+    save_inputs = True
+
+    def forward(self, x, w, b=None):
+        y = x @ w.T
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, g):
+        x, w = self.inputs[0], self.inputs[1]
+        gx = ops.matmul(g, w) if x.requires_grad else None
+        gw = ops.matmul(ops.transpose(g, 0, 1), x) if w.requires_grad else None
+        if len(self.inputs) == 2:
+            return gx, gw
+        return gx, gw, (ops.sum(g, 0) if self.inputs[2].requires_grad else None)
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None, layer: str | None = None) -> Tensor:
@@ -20,8 +42,11 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None, layer: str
         raise RuntimeError(
             f"{layer or 'linear'}: input dtype {input.dtype} does not match the weight dtype {weight.dtype}"
         )
-    y = ops.matmul(input, ops.transpose(weight, 0, 1))
-    return y if bias is None else y + bias
+    shape = input._data.shape
+    x = input if input._data.ndim == 2 else ops.reshape(input, (-1, in_features))
+    args = (x, weight) if bias is None else (x, weight, bias)
+    y = Linear.apply(*args)
+    return y if input._data.ndim == 2 else ops.reshape(y, (*shape[:-1], weight._data.shape[0]))
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
