@@ -140,8 +140,3 @@ def shape_arg(args: tuple, op: str) -> tuple[int, ...]:
             raise TypeError(f"{op}: sizes must be ints, got {s!r}")
         out.append(int(s))
     return tuple(out)
-
-
-def requires_float(x: Tensor, op: str) -> None:
-    if x._data.dtype.kind != "f":
-        raise TypeError(f"{op}: expected a floating point tensor, got {_dtype.from_numpy_dtype(x._data.dtype)}")

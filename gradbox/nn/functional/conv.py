@@ -23,6 +23,7 @@ import itertools
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from gradbox import ops
 from gradbox.autograd.function import Function
 
 
@@ -213,14 +214,8 @@ class Conv(Function):
         gw = ConvWeight.apply(x, g, geo=self.geo, w_shape=w._data.shape, cols=self.cols) if w.requires_grad else None
         if len(self.inputs) == 2:
             return gx, gw
-        gb = sum_over(g, (0, *range(2, g._data.ndim))) if self.inputs[2].requires_grad else None
+        gb = ops.sum(g, (0, *range(2, g._data.ndim))) if self.inputs[2].requires_grad else None
         return gx, gw, gb
-
-
-def sum_over(g, dims):
-    from gradbox.ops import sum as _sum
-
-    return _sum(g, dims)
 
 
 class ConvInput(Function):
