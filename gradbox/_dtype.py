@@ -64,6 +64,21 @@ def to_numpy_dtype(d) -> np.dtype:
     return npd
 
 
+def parse_to_args(args: tuple, kwargs: dict, like=None):
+    """The dtype asked for by ``.to(...)`` arguments (dtype, "cpu", a tensor, dtype=/device=),
+    or None; any device other than the CPU raises."""
+    target = kwargs.get("dtype")
+    for a in list(args) + [kwargs.get("device")]:
+        if like is not None and isinstance(a, like):
+            target = a._data.dtype
+        elif isinstance(a, str) and a not in _BY_NAME:
+            if a.split(":")[0] != "cpu":
+                raise RuntimeError(f"to: gradbox runs on the CPU only; device {a!r} is not available")
+        elif a is not None and not isinstance(a, builtins_bool):
+            target = a
+    return None if target is None else to_numpy_dtype(target)
+
+
 def get_default_dtype() -> dtype:
     """The dtype Python floats become (float32 unless changed, as in PyTorch)."""
     return _default_float

@@ -168,18 +168,8 @@ class Tensor:
 
     def to(self, *args, **kwargs) -> Tensor:
         """``to(dtype)``, ``to("cpu")``, ``to(other)``; gradbox runs on the CPU only."""
-        target = kwargs.get("dtype")
-        for a in list(args) + [kwargs.get("device")]:
-            if isinstance(a, Tensor):
-                target = a._data.dtype
-            elif isinstance(a, str) and a not in _dtype._BY_NAME:
-                if a.split(":")[0] != "cpu":
-                    raise RuntimeError(f"to: gradbox runs on the CPU only; device {a!r} is not available")
-            elif a is not None and not isinstance(a, bool):
-                target = a
-        if target is None:
-            return self
-        return _ops.cast(self, target)
+        target = _dtype.parse_to_args(args, kwargs, like=Tensor)
+        return self if target is None else _ops.cast(self, target)
 
     def type(self, dtype=None):
         if dtype is None:

@@ -1,10 +1,11 @@
-"""Reverse-mode engine: iterative topological sort, then one sweep from outputs to leaves.
+"""Reverse-mode engine: one sweep from the outputs to the leaves, in topological order.
 
 For y = f(x) with upstream gradient g = dL/dy, each node's backward returns the
 vector-Jacobian products g^T dy/dx_i. Where a node feeds several consumers, the engine sums
 their contributions before the node runs (the multivariate chain rule), so every node runs
-once. Gradients that came back with a broadcast shape are summed to the input's shape here,
-for all ops at once.
+once: nodes are taken in decreasing creation number from a heap (see ``run_backward``), no
+recursion. Gradients that came back with a broadcast shape are summed to the input's shape
+here, for all ops at once.
 """
 
 from __future__ import annotations

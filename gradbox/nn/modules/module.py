@@ -295,20 +295,11 @@ class Module:
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """``to(dtype)`` converts floating point parameters and buffers; devices other than cpu raise."""
-        target = kwargs.get("dtype")
-        for a in list(args) + [kwargs.get("device")]:
-            if isinstance(a, str) and a not in _dtype._BY_NAME:
-                if a.split(":")[0] != "cpu":
-                    raise RuntimeError(f"to: gradbox runs on the CPU only; device {a!r} is not available")
-            elif isinstance(a, Tensor):
-                target = a.dtype
-            elif a is not None:
-                target = a
-        if target is None:
+        npd = _dtype.parse_to_args(args, kwargs, like=Tensor)
+        if npd is None:
             return self
-        npd = _dtype.to_numpy_dtype(target)
         if npd.kind != "f":
-            raise TypeError(f"Module.to only accepts floating point dtypes, got {target!r}")
+            raise TypeError(f"Module.to only accepts floating point dtypes, got {npd}")
         return self._apply_to_tensors(lambda a: a.astype(npd) if a.dtype.kind == "f" else a)
 
     def float(self) -> Module:
