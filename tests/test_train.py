@@ -198,7 +198,8 @@ def test_cli_bad_input_names_the_problem(tmp_path, capsys):
 @pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path, capsys):
     out = tmp_path / "run"
-    timer = threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    # ~3 s: well after start-up (data, model), long before 2,000 epochs could finish
+    timer = threading.Timer(3.0, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
     try:
         code = main(
