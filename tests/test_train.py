@@ -209,7 +209,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path, capsys):
                 "--dataset",
                 "fakedata",
                 "--epochs",
-                "200",
+                "2000",
                 "--batch-size",
                 "8",
                 "--out",
