@@ -222,9 +222,9 @@ class Sigmoid(Function):
     save_output = True
 
     def forward(self, x):
-        # e^-|x| never overflows: for x >= 0, 1/(1+e^-x); for x < 0, e^x/(1+e^x).
-        z = np.exp(-np.abs(x))
-        return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z)).astype(x.dtype, copy=False)
+        from scipy.special import expit  # stable for large |x|, one pass, keeps float32
+
+        return expit(x)
 
     def backward(self, g):
         y = self.output

@@ -76,8 +76,9 @@ def im2col(x: np.ndarray, kernel, geo: Geometry, out) -> np.ndarray:
     if is_wide(kernel, geo):
         n, c, hp, wp = xp.shape
         run = out[0] * wp
-        flat = np.zeros((c, n, hp * wp + (kernel[1] - 1) * geo.dilation[1]), dtype=x.dtype)
+        flat = np.empty((c, n, hp * wp + (kernel[1] - 1) * geo.dilation[1]), dtype=x.dtype)
         flat[:, :, : hp * wp] = xp.transpose(1, 0, 2, 3).reshape(c, n, hp * wp)
+        flat[:, :, hp * wp :] = 0  # the tail only feeds discarded columns
         cols = np.empty((c, kernel[0], kernel[1], n, run), dtype=x.dtype)
         for i in range(kernel[0]):
             for j in range(kernel[1]):

@@ -3,13 +3,15 @@ eval mode is the identity.   dL/dx = g * m / (1 - p)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from gradbox.random import _gen
 from gradbox.tensor import Tensor
 
 
 def _mask(shape, p: float, dtype) -> Tensor:
-    keep = _gen(None).random(shape) >= p
-    return Tensor._wrap((keep / (1.0 - p)).astype(dtype))
+    keep = _gen(None).random(shape, dtype=np.float32) >= p
+    return Tensor._wrap(keep.astype(dtype) * dtype.type(1.0 / (1.0 - p)))
 
 
 def _check_p(p: float, op: str) -> None:

@@ -37,11 +37,15 @@ class BatchNormTrain(Function):
 
     save_inputs = True
 
-    def forward(self, x, weight=None, bias=None, *, mean, var, eps, has_weight, has_bias):
+    def forward(self, x, weight=None, bias=None, *, eps, has_weight, has_bias, stats):
         axes = (0, *range(2, x.ndim))
         shape = [1, -1] + [1] * (x.ndim - 2)
-        invstd = 1.0 / np.sqrt(var.reshape(shape) + x.dtype.type(eps))
-        xhat = (x - mean.reshape(shape)) * invstd
+        mean = x.mean(axis=axes, keepdims=True)
+        xhat = x - mean
+        var = np.mean(xhat * xhat, axis=axes, keepdims=True)  # biased, for normalising
+        stats["mean"], stats["var"] = mean.reshape(-1), var.reshape(-1)  # for the running averages
+        invstd = 1.0 / np.sqrt(var + x.dtype.type(eps))
+        xhat *= invstd
         self.xhat, self.invstd, self.axes, self.shape, self.eps = xhat, invstd, axes, shape, eps
         self.has_weight, self.has_bias = has_weight, has_bias
         y = xhat * weight.reshape(shape) if has_weight else xhat.copy()
@@ -94,7 +98,6 @@ def batch_norm(
         raise RuntimeError(
             f"batch_norm: expected an input with at least 2 dims (N, C, ...), got shape {tuple(x._data.shape)}"
         )
-    dims = (0, *range(2, x._data.ndim))
     shape = [1, -1] + [1] * (x._data.ndim - 2)
     if training:
         n = x._data.size // x._data.shape[1]
@@ -102,13 +105,12 @@ def batch_norm(
             raise ValueError(
                 f"Expected more than 1 value per channel when training, got input size {list(x._data.shape)}"
             )
-        mean = x._data.mean(axis=dims)
-        xc = x._data - mean.reshape(shape)
-        var = np.mean(xc * xc, axis=dims)  # biased, for normalising
         inputs = [x] + [t for t in (weight, bias) if t is not None]
+        stats: dict = {}
         y = BatchNormTrain.apply(
-            *inputs, mean=mean, var=var, eps=eps, has_weight=weight is not None, has_bias=bias is not None
+            *inputs, eps=eps, has_weight=weight is not None, has_bias=bias is not None, stats=stats
         )
+        mean, var = stats["mean"], stats["var"]
         if running_mean is not None and running_var is not None:
             with no_grad():
                 m = momentum

@@ -70,10 +70,10 @@ class MaxPool(Function):
         arg = np.zeros(best.shape, dtype=np.int8 if len(views) < 128 else np.int32)
         found = np.zeros(best.shape, dtype=bool)
         hit = np.empty(best.shape, dtype=bool)
-        nan = np.isnan(best) if best.dtype.kind == "f" and np.isnan(best).any() else None
+        has_nan = best.dtype.kind == "f" and np.isnan(best).any()
         for j, v in enumerate(views):
             np.equal(v, best, out=hit)
-            if nan is not None:
+            if has_nan:
                 hit |= np.isnan(v)
             hit &= ~found
             if j:
@@ -215,7 +215,9 @@ def _avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad, div
                 inside[: size + 2 * lo] = 1
             else:
                 inside[lo : lo + size] = 1
-            counts = np.array([inside[j * st : j * st + k].sum() for j in range(o)])
+            prefix = np.concatenate([[0.0], np.cumsum(inside)])
+            starts = np.arange(o) * st
+            counts = prefix[starts + k] - prefix[starts]  # window sums of the indicator
             div = div * counts.reshape([1, 1] + [-1 if j == i else 1 for j in range(d)])
     y = s * Tensor._wrap((1.0 / div).astype(x._data.dtype))
     return ops.squeeze(y, 0) if unbatched else y

@@ -374,10 +374,10 @@ class Module:
                 a = src._data if isinstance(src, Tensor) else np.asarray(src)
                 if assign:
                     target._data = np.array(a)
+                elif target._data.flags.writeable:
+                    np.copyto(target._data, a, casting="unsafe")
                 else:
-                    np.copyto(target._data, a, casting="unsafe") if target._data.flags.writeable else setattr(
-                        target, "_data", np.array(a, dtype=target._data.dtype)
-                    )
+                    target._data = np.array(a, dtype=target._data.dtype)
         return IncompatibleKeys(missing, unexpected)
 
     # ---- printing ---------------------------------------------------------------------
