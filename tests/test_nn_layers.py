@@ -7,10 +7,10 @@ import pytest
 import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from oracle import check_module
 
 import gradbox as gb
 import gradbox.nn as nn
+from gradbox.testing.oracle import check_module
 
 
 def _x(shape, seed=0, low=-1.0, high=1.0):
@@ -289,7 +289,7 @@ def test_dropout_is_inverted_and_identity_in_eval():
 
 def test_interpolate_pad_modes_one_hot_match_torch():
     F, TF = gb.nn.functional, torch.nn.functional
-    from oracle import check
+    from gradbox.testing.oracle import check
 
     x = _x((1, 2, 3, 5))
     for kw in [dict(scale_factor=2), dict(size=(4, 7)), dict(size=(2, 3)), dict(scale_factor=1.5)]:

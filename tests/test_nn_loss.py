@@ -4,9 +4,9 @@ of a course: its gradient is p - onehot(y)."""
 import numpy as np
 import pytest
 import torch
-from oracle import check
 
 import gradbox as gb
+from gradbox.testing.oracle import check
 
 F, TF = gb.nn.functional, torch.nn.functional
 REDUCTIONS = ["mean", "sum", "none"]

@@ -6,9 +6,9 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from oracle import arrays, broadcastable, check, shapes
 
 import gradbox as gb
+from gradbox.testing.oracle import arrays, broadcastable, check, shapes
 
 # name -> (gradbox fn, torch fn, input domain (low, high, away_from_zero))
 UNARY = {

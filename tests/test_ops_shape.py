@@ -5,9 +5,9 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from oracle import arrays, check, shapes
 
 import gradbox as gb
+from gradbox.testing.oracle import arrays, check, shapes
 
 
 @given(data=st.data())

@@ -14,9 +14,9 @@ from gradbox.cli import main
 
 
 def _loaders(mnist_root, n_train=3000, n_test=1000, batch=32, seed=0):
-    norm = gb.datasets.transforms.Normalize((0.1307,), (0.3081,))
-    train = gb.utils.data.Subset(gb.datasets.MNIST(mnist_root, train=True, transform=norm), range(n_train))
-    test = gb.utils.data.Subset(gb.datasets.MNIST(mnist_root, train=False, transform=norm), range(n_test))
+    norm = gb.vision.transforms.Normalize((0.1307,), (0.3081,))
+    train = gb.utils.data.Subset(gb.vision.datasets.MNIST(mnist_root, train=True, transform=norm), range(n_train))
+    test = gb.utils.data.Subset(gb.vision.datasets.MNIST(mnist_root, train=False, transform=norm), range(n_test))
     g = gb.Generator().manual_seed(seed)
     return gb.utils.data.DataLoader(train, batch_size=batch, shuffle=True, generator=g), gb.utils.data.DataLoader(
         test, batch_size=500
@@ -25,7 +25,7 @@ def _loaders(mnist_root, n_train=3000, n_test=1000, batch=32, seed=0):
 
 def _setup(mnist_root, dropout=0.0):
     gb.manual_seed(0)
-    model = gb.models.mlp(hidden=(64,), dropout=dropout)
+    model = gb.vision.models.mlp(hidden=(64,), dropout=dropout)
     opt = gb.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     sched = gb.optim.lr_scheduler.StepLR(opt, 1, gamma=0.5)
     return model, opt, sched

@@ -1,4 +1,4 @@
-"""``gb.models``: classic architectures with torchvision's parameter names.
+"""``gb.vision.models``: classic architectures with torchvision's parameter names.
 
 Every builder takes ``num_classes`` and ``in_channels``; the convolutional ones take
 ``small_input=True`` for 28x28/32x32 images. ``get_model(name, **kw)`` builds by name.
@@ -6,10 +6,10 @@ Every builder takes ``num_classes`` and ``in_channels``; the convolutional ones 
 
 from __future__ import annotations
 
-from gradbox.models.googlenet import GoogLeNet, googlenet
-from gradbox.models.mobilenet import MobileNetV2, mobilenet_v2
-from gradbox.models.resnet import ResNet, resnet18, resnet34, resnet50, resnet101, resnet152, resnext50_32x4d
-from gradbox.models.simple import (
+from gradbox.vision.models.googlenet import GoogLeNet, googlenet
+from gradbox.vision.models.mobilenet import MobileNetV2, mobilenet_v2
+from gradbox.vision.models.resnet import ResNet, resnet18, resnet34, resnet50, resnet101, resnet152, resnext50_32x4d
+from gradbox.vision.models.simple import (
     MLP,
     VGG,
     AlexNet,

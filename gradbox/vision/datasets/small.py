@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gradbox.datasets.base import ArrayDataset
+from gradbox.vision.datasets.base import ArrayDataset
 
 
 class MNIST1D(ArrayDataset):

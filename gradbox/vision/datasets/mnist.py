@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gradbox.datasets.base import ArrayDataset
-from gradbox.datasets.idx import IDXError, read_idx, write_idx
+from gradbox.vision.datasets.base import ArrayDataset
+from gradbox.vision.datasets.idx import IDXError, read_idx, write_idx
 
 RESOURCES = {
     "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",

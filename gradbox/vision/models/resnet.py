@@ -8,7 +8,7 @@ diag(g')(A + I): the "+ I" passes gradients through a deep stack undiminished.
 from __future__ import annotations
 
 from gradbox import nn
-from gradbox.models._init import torchvision_init
+from gradbox.vision.models._init import torchvision_init
 
 
 def conv3x3(cin: int, cout: int, stride: int = 1, groups: int = 1, dilation: int = 1) -> nn.Conv2d:

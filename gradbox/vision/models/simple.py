@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gradbox import nn
-from gradbox.models._init import torchvision_init
+from gradbox.vision.models._init import torchvision_init
 
 
 class MLP(nn.Sequential):

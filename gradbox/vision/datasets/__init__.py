@@ -1,11 +1,10 @@
-"""``gb.datasets``: MNIST and small datasets, plus batch-wise transforms."""
+"""``gb.vision.datasets``: MNIST (IDX files), MNIST-1D, the 8x8 digits and FakeData; ``get_dataset`` by name."""
 
 from __future__ import annotations
 
-from gradbox.datasets import transforms
-from gradbox.datasets.idx import IDXError, read_idx, write_idx
-from gradbox.datasets.mnist import MNIST
-from gradbox.datasets.small import MNIST1D, Digits, FakeData
+from gradbox.vision.datasets.idx import IDXError, read_idx, write_idx
+from gradbox.vision.datasets.mnist import MNIST
+from gradbox.vision.datasets.small import MNIST1D, Digits, FakeData
 
 DATASETS = {"mnist": MNIST, "mnist1d": MNIST1D, "digits": Digits, "fakedata": FakeData}
 
@@ -36,6 +35,5 @@ __all__ = [
     "IDXError",
     "get_dataset",
     "read_idx",
-    "transforms",
     "write_idx",
 ]
