@@ -161,7 +161,7 @@ def test_loss_modules_and_errors():
         crit(z, gb.tensor([0, 1, 5, 0]))
     with pytest.raises(ValueError, match=r"expected target of shape \(4,\) for input of shape \(4, 3\)"):
         crit(z, gb.tensor([0, 1]))
-    with pytest.raises(ValueError, match=r"mse_loss: target size \(4, 2\) must be the same as input size \(4, 3\)"):
+    with pytest.raises(ValueError, match=r"MSELoss\(\): target size \(4, 2\) must be the same as input size \(4, 3\)"):
         gb.nn.MSELoss()(z, gb.zeros(4, 2))
     with pytest.raises(RuntimeError, match="between 0 and 1"):
         gb.nn.BCELoss()(z, gb.zeros(4, 3))

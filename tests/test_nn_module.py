@@ -182,14 +182,14 @@ def test_bad_input_errors_name_the_layer_expected_and_actual():
         lin(gb.zeros(8, 100))
     with pytest.raises(
         RuntimeError,
-        match=r"MaxPool2d\(kernel_size=3.*\): max_pool2d: input spatial size \(2, 2\) is too small for kernel \(3, 3\)",
+        match=r"MaxPool2d\(kernel_size=3.*\): input spatial size \(2, 2\) is too small for kernel \(3, 3\)",
     ):
         gb.nn.MaxPool2d(3)(gb.zeros(1, 1, 2, 2))
     with pytest.raises(ValueError, match=r"BatchNorm2d\(4, .*\): expected input with 4 channels, got 3"):
         gb.nn.BatchNorm2d(4)(gb.zeros(2, 3, 2, 2))
     with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
         gb.nn.BatchNorm1d(4)(gb.zeros(1, 4))
-    with pytest.raises(IndexError, match=r"Embedding\(10, 3\): embedding: index 12 is out of range"):
+    with pytest.raises(IndexError, match=r"Embedding\(10, 3\): index 12 is out of range"):
         gb.nn.Embedding(10, 3)(gb.tensor([1, 12]))
     with pytest.raises(ValueError, match="in_channels \\(3\\) must be divisible by groups \\(2\\)"):
         gb.nn.Conv2d(3, 4, 3, groups=2)
@@ -219,3 +219,29 @@ def test_clip_grad_norm_value_and_vector_conversion_match_torch(norm_type):
     with gb.no_grad():
         gb.nn.utils.vector_to_parameters(v * 2, gp)
     np.testing.assert_allclose(gp[1].detach().numpy(), arrays[1] * 2)
+
+
+def test_errors_are_named_once_by_the_innermost_layer():
+    """Module.__call__ names the layer: once (the innermost module), in place of a built-in
+    layer's op prefix; a user's module keeps the op's name; a direct functional call names the op."""
+    net = gb.nn.Sequential(gb.nn.Linear(4, 3), gb.nn.Sequential(gb.nn.Conv2d(3, 8, 3)))
+    with pytest.raises(RuntimeError) as e:
+        net(gb.randn(2, 4))
+    assert str(e.value).startswith("Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1)): expected a 4-D input")
+    assert str(e.value).count("Conv2d(") == 1 and "Sequential" not in str(e.value)
+    with pytest.raises(RuntimeError, match=r"^conv2d: expected input with 3 channels, got 4"):
+        gb.nn.functional.conv2d(gb.randn(1, 4, 5, 5), gb.randn(8, 3, 3, 3))
+
+    class Mine(gb.nn.Module):
+        def forward(self, x):
+            return x + gb.ones(5)
+
+    with pytest.raises(RuntimeError, match=r"^Mine\(\): add: shapes \(2, 4\) and \(5,\) cannot be broadcast"):
+        Mine()(gb.randn(2, 4))
+
+    class Lookup(gb.nn.Module):
+        def forward(self, x):
+            return {}["missing"]
+
+    with pytest.raises(KeyError, match="^'missing'$"):  # other exception types pass through untouched
+        Lookup()(gb.randn(1))

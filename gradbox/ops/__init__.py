@@ -1,5 +1,13 @@
-"""All differentiable ops, by concern. Each op class states its forward and backward as math."""
+"""Every differentiable op of gradbox, by concern. Each op class states its forward and backward as math.
 
+The modules imported here export PyTorch's ``torch.<name>`` functions (all of them are ``gb.<name>``);
+``window``, ``conv``, ``pool``, ``normalization``, ``loss`` and ``activation`` hold the ops behind
+``gb.nn.functional`` (convolution, pooling, batch norm, cross-entropy, activations).
+"""
+
+from types import ModuleType as _ModuleType
+
+from gradbox.ops import activation, conv, loss, normalization, pool, window  # the ops behind nn.functional
 from gradbox.ops._util import as_tensor
 from gradbox.ops.elementwise import (
     abs,
@@ -95,4 +103,4 @@ from gradbox.ops.shape import (
     view_as,
 )
 
-__all__ = [n for n in dir() if not n.startswith("_")]
+__all__ = [n for n, v in dict(globals()).items() if not n.startswith("_") and not isinstance(v, _ModuleType)]

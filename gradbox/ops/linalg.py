@@ -11,6 +11,7 @@ import numpy as np
 from gradbox._dtype import from_numpy_dtype
 from gradbox.autograd.function import Function
 from gradbox.ops._util import as_tensor, check_broadcast
+from gradbox.ops.reduce import sum as sum_
 from gradbox.ops.shape import reshape, transpose
 from gradbox.tensor import Tensor
 
@@ -82,3 +83,43 @@ def dot(a: Tensor, b: Tensor) -> Tensor:
 
 def outer(a: Tensor, b: Tensor) -> Tensor:
     return reshape(a, (-1, 1)) * reshape(b, (1, -1))
+
+
+class Linear(Function):
+    """y = x W^T (+ b) for x (M, in), W (out, in).
+    dL/dx = g W,  dL/dW = g^T x,  dL/db = sum over rows of g."""
+
+    save_inputs = True
+
+    def forward(self, x, w, b=None):
+        y = x @ w.T
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, g):
+        x, w = self.inputs[0], self.inputs[1]
+        gx = matmul(g, w) if x.requires_grad else None
+        gw = matmul(transpose(g, 0, 1), x) if w.requires_grad else None
+        if len(self.inputs) == 2:
+            return gx, gw
+        return gx, gw, (sum_(g, 0) if self.inputs[2].requires_grad else None)
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x W^T + b.   dL/dx = g W,  dL/dW = g^T x,  dL/db = sum over batch of g."""
+    in_features = weight._data.shape[-1]
+    if input._data.ndim == 0 or input._data.shape[-1] != in_features:
+        raise RuntimeError(
+            f"linear: expected input with {in_features} features in its last dimension, "
+            f"got shape {tuple(input._data.shape)}"
+        )
+    if input._data.dtype != weight._data.dtype:
+        raise RuntimeError(
+            f"linear: input dtype {input.dtype} does not match the weight dtype {weight.dtype}"
+        )
+    shape = input._data.shape
+    x = input if input._data.ndim == 2 else reshape(input, (-1, in_features))
+    args = (x, weight) if bias is None else (x, weight, bias)
+    y = Linear.apply(*args)
+    return y if input._data.ndim == 2 else reshape(y, (*shape[:-1], weight._data.shape[0]))

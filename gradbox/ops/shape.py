@@ -10,6 +10,7 @@ import numpy as np
 
 from gradbox.autograd.function import Function
 from gradbox.ops._util import as_tensor, norm_dim, shape_arg
+from gradbox.ops.index import getitem
 from gradbox.tensor import Tensor
 
 
@@ -232,11 +233,11 @@ def flip(x: Tensor, dims) -> Tensor:
 
 
 def pad(x: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
-    """Pad with a constant (PyTorch's pad order: last dim first). Other modes: ``gb.nn.functional.pad``."""
+    """Pad the last len(pad)/2 dims (PyTorch's order: last dim first) with a constant, or by
+    'reflect', 'replicate' or 'circular' indexing. Constant: dL/dx = g cropped. The other modes
+    gather with index arrays, so their gradient is the scatter-add back onto the source positions."""
     if mode != "constant":
-        from gradbox.nn.functional import pad as fpad
-
-        return fpad(x, pad, mode=mode, value=value)
+        return _pad_by_index(x, pad, mode)
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > x._data.ndim:
         raise RuntimeError(
@@ -356,3 +357,36 @@ def view_as(x: Tensor, other: Tensor) -> Tensor:
 
 
 reshape_as = view_as
+
+
+def _pad_index(size: int, lo: int, hi: int, mode: str) -> np.ndarray:
+    j = np.arange(-lo, size + hi)
+    if mode == "reflect":
+        if lo >= size or hi >= size:
+            raise RuntimeError(
+                f"pad: padding ({lo}, {hi}) should be smaller than the input dimension {size} in reflect mode"
+            )
+        period = 2 * (size - 1) if size > 1 else 1
+        j = np.abs(j) % period
+        return np.where(j >= size, period - j, j)
+    if mode == "replicate":
+        return np.clip(j, 0, size - 1)
+    if mode == "circular":
+        if lo > size or hi > size:
+            raise RuntimeError(
+                f"pad: padding ({lo}, {hi}) should be at most the input dimension {size} in circular mode"
+            )
+        return j % size
+    raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
+
+
+def _pad_by_index(x: Tensor, pad, mode: str) -> Tensor:
+    y = x
+    for i in range(len(pad) // 2):
+        dim = x._data.ndim - 1 - i
+        lo, hi = int(pad[2 * i]), int(pad[2 * i + 1])
+        if lo == 0 and hi == 0:
+            continue
+        idx = _pad_index(x._data.shape[dim], lo, hi, mode)
+        y = getitem(y, (slice(None),) * dim + (Tensor._wrap(idx),))
+    return y

@@ -28,7 +28,7 @@ from gradbox.nn.functional.loss import (
     nll_loss,
     smooth_l1_loss,
 )
-from gradbox.nn.functional.misc import bilinear, embedding, interpolate, linear, one_hot, pad
+from gradbox.nn.functional.misc import bilinear, embedding, interpolate, linear, one_hot
 from gradbox.nn.functional.normalization import batch_norm, group_norm, layer_norm, normalize
 from gradbox.nn.functional.pooling import (
     adaptive_avg_pool1d,
@@ -40,6 +40,6 @@ from gradbox.nn.functional.pooling import (
     max_pool1d,
     max_pool2d,
 )
-from gradbox.ops import flatten, unflatten
+from gradbox.ops import flatten, pad, unflatten
 
 __all__ = [n for n in dir() if not n.startswith("_")]

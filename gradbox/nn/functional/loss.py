@@ -1,11 +1,7 @@
-"""Loss functions. ``reduction`` is 'mean' (default), 'sum' or 'none', as in PyTorch.
+"""Loss functions with PyTorch's signatures. ``reduction`` is 'mean' (default), 'sum' or 'none'.
 
-Cross-entropy is fused: for logits z and a target distribution r (one-hot, smoothed or given,
-times any class weights), loss_i = -sum_c r_ic log softmax(z_i)_c and
-
-    dL/dz_ic = g_i (p_ic sum_c' r_ic' - r_ic),  p = softmax(z),
-
-which for a one-hot target without weights is the familiar p - onehot(y).
+Cross-entropy and NLL run on the fused op of ``gradbox.ops.loss`` (dL/dz = p - onehot(y) for
+plain one-hot targets); the other losses compose elementwise ops.
 """
 
 from __future__ import annotations
@@ -13,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradbox import ops
-from gradbox.autograd.function import Function
+from gradbox.ops import loss as _loss
 from gradbox.ops._util import const
 from gradbox.tensor import Tensor
 
@@ -40,73 +36,6 @@ def _same_shape(input: Tensor, target: Tensor, op: str) -> tuple[Tensor, Tensor]
     if target._data.dtype != input._data.dtype:
         target = target.to(input.dtype)
     return input, target
-
-
-class SoftmaxCrossEntropy(Function):
-    """loss_i = -sum_c r_ic log softmax(z_i)_c for logits z (M, C) and constant coefficients r.
-
-    dL/dz = g_i (softmax(z_i) * sum_c r_ic - r_i).
-    """
-
-    save_inputs = True
-
-    def forward(self, z, r):
-        self.r = r
-        shifted = z - z.max(axis=1, keepdims=True)
-        logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        return -(r * logp).sum(axis=1)
-
-    def backward(self, g):
-        z = self.inputs[0]
-        r = self.r
-        coef = const(r.sum(axis=1, keepdims=True))
-        return ops.unsqueeze(g, 1) * (ops.softmax(z, 1) * coef - const(r))
-
-
-def _class_last(x: Tensor) -> tuple[Tensor, tuple]:
-    """(N, C, d1, ...) -> (N*d1*..., C), and the shape to give per-element losses back."""
-    xs = x._data.shape
-    if x._data.ndim == 2:
-        return x, (xs[0],)
-    if x._data.ndim == 1:
-        return ops.unsqueeze(x, 0), ()
-    moved = ops.movedim(x, 1, -1)
-    return ops.reshape(moved, (-1, xs[1])), (xs[0], *xs[2:])
-
-
-def _target_coefficients(target: np.ndarray, c: int, weight, ignore_index: int, smoothing: float, op: str):
-    """r (M, C) for class-index targets, and each row's weight w[y_i] (0 where ignored)."""
-    t = target.reshape(-1)
-    valid = t != ignore_index
-    bad = valid & ((t < 0) | (t >= c))
-    if bad.any():
-        raise IndexError(f"{op}: target {int(t[bad][0])} is out of bounds for {c} classes")
-    safe = np.where(valid, t, 0)
-    w = np.ones(c) if weight is None else weight
-    r = np.zeros((t.size, c))
-    r[np.arange(t.size), safe] = (1.0 - smoothing) * w[safe]
-    if smoothing:
-        r += (smoothing / c) * w[None, :]
-    r[~valid] = 0.0
-    row_w = np.where(valid, w[safe], 0.0)
-    return r, row_w
-
-
-def _index_target(input: Tensor, target, weight, ignore_index: int, smoothing: float, op: str):
-    """Logits as (M, C) rows, the per-element output shape, and the coefficients r with the
-    per-row target weights for class-index targets of shape (N,) or (N, d1, ...)."""
-    xs = input._data.shape
-    c = xs[1] if input._data.ndim >= 2 else xs[0]
-    z, out_shape = _class_last(input)
-    t = target._data if isinstance(target, Tensor) else np.asarray(target)
-    expected = (xs[0], *xs[2:]) if input._data.ndim >= 2 else ()
-    if t.shape != expected:
-        raise ValueError(f"{op}: expected target of shape {expected} for input of shape {tuple(xs)}, got {t.shape}")
-    w = None if weight is None else weight._data.astype(np.float64)
-    if w is not None and w.shape != (c,):
-        raise RuntimeError(f"{op}: weight should have {c} elements (one per class), got shape {w.shape}")
-    r, row_w = _target_coefficients(t, c, w, ignore_index, smoothing, op)
-    return z, out_shape, r.astype(input._data.dtype), row_w
 
 
 def _weighted_reduce(losses: Tensor, row_w: np.ndarray, reduction: str, op: str) -> Tensor:
@@ -141,7 +70,7 @@ def cross_entropy(
         raise RuntimeError(f"{op}: expected floating point logits, got {input.dtype}")
     xs = input._data.shape
     c = xs[1] if input._data.ndim >= 2 else xs[0]
-    z, out_shape = _class_last(input)
+    z, out_shape = _loss.class_last(input)
     dt = input._data.dtype
     w = None if weight is None else weight._data.astype(np.float64)
     if w is not None and w.shape != (c,):
@@ -155,19 +84,19 @@ def cross_entropy(
             if weight is not None:
                 q = q * weight.reshape([1, -1] + [1] * (input._data.ndim - 2))
             return _reduce(-ops.sum(q * ops.log_softmax(input, 1), 1), reduction, op)
-        probs, _ = _class_last(Tensor._wrap(t))
+        probs, _ = _loss.class_last(Tensor._wrap(t))
         r = probs._data.astype(np.float64)
         if label_smoothing:
             r = r * (1 - label_smoothing) + label_smoothing / c
         if w is not None:
             r = r * w[None, :]
-        losses = SoftmaxCrossEntropy.apply(z, r=r.astype(dt))
+        losses = _loss.SoftmaxCrossEntropy.apply(z, r=r.astype(dt))
         losses = ops.reshape(losses, out_shape)
         return _reduce(losses, reduction, op)
     if t.dtype.kind not in "iu":
         raise RuntimeError(f"{op}: expected class indices (int64) or probabilities (float) as target, got {t.dtype}")
-    z, out_shape, r, row_w = _index_target(input, target, weight, ignore_index, label_smoothing, op)
-    return _weighted_reduce(ops.reshape(SoftmaxCrossEntropy.apply(z, r=r), out_shape), row_w, reduction, op)
+    z, out_shape, r, row_w = _loss.index_target(input, target, weight, ignore_index, label_smoothing, op)
+    return _weighted_reduce(ops.reshape(_loss.SoftmaxCrossEntropy.apply(z, r=r), out_shape), row_w, reduction, op)
 
 
 def nll_loss(
@@ -183,7 +112,7 @@ def nll_loss(
 
     'mean' divides by the sum of the weights of the non-ignored targets."""
     op = "nll_loss"
-    z, out_shape, r, row_w = _index_target(input, target, weight, ignore_index, 0.0, op)
+    z, out_shape, r, row_w = _loss.index_target(input, target, weight, ignore_index, 0.0, op)
     return _weighted_reduce(ops.reshape(-ops.sum(z * const(r), 1), out_shape), row_w, reduction, op)
 
 

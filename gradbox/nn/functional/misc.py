@@ -5,48 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from gradbox import ops
-from gradbox.autograd.function import Function
 from gradbox.tensor import Tensor
 
 
-class Linear(Function):
-    """y = x W^T (+ b) for x (M, in), W (out, in).
-    dL/dx = g W,  dL/dW = g^T x,  dL/db = sum over rows of g."""
-
-    save_inputs = True
-
-    def forward(self, x, w, b=None):
-        y = x @ w.T
-        if b is not None:
-            y += b
-        return y
-
-    def backward(self, g):
-        x, w = self.inputs[0], self.inputs[1]
-        gx = ops.matmul(g, w) if x.requires_grad else None
-        gw = ops.matmul(ops.transpose(g, 0, 1), x) if w.requires_grad else None
-        if len(self.inputs) == 2:
-            return gx, gw
-        return gx, gw, (ops.sum(g, 0) if self.inputs[2].requires_grad else None)
-
-
-def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None, layer: str | None = None) -> Tensor:
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W^T + b.   dL/dx = g W,  dL/dW = g^T x,  dL/db = sum over batch of g."""
-    in_features = weight._data.shape[-1]
-    if input._data.ndim == 0 or input._data.shape[-1] != in_features:
-        raise RuntimeError(
-            f"{layer or 'linear'}: expected input with {in_features} features in its last dimension, "
-            f"got shape {tuple(input._data.shape)}"
-        )
-    if input._data.dtype != weight._data.dtype:
-        raise RuntimeError(
-            f"{layer or 'linear'}: input dtype {input.dtype} does not match the weight dtype {weight.dtype}"
-        )
-    shape = input._data.shape
-    x = input if input._data.ndim == 2 else ops.reshape(input, (-1, in_features))
-    args = (x, weight) if bias is None else (x, weight, bias)
-    y = Linear.apply(*args)
-    return y if input._data.ndim == 2 else ops.reshape(y, (*shape[:-1], weight._data.shape[0]))
+    return ops.linalg.linear(input, weight, bias)
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -94,43 +58,6 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if t.size and (t.min() < 0 or t.max() >= n):
         raise RuntimeError(f"one_hot: class values must be in [0, {n}), got min {int(t.min())}, max {int(t.max())}")
     return Tensor._wrap((t[..., None] == np.arange(n)).astype(np.int64))
-
-
-def _pad_index(size: int, lo: int, hi: int, mode: str) -> np.ndarray:
-    j = np.arange(-lo, size + hi)
-    if mode == "reflect":
-        if lo >= size or hi >= size:
-            raise RuntimeError(
-                f"pad: padding ({lo}, {hi}) should be smaller than the input dimension {size} in reflect mode"
-            )
-        period = 2 * (size - 1) if size > 1 else 1
-        j = np.abs(j) % period
-        return np.where(j >= size, period - j, j)
-    if mode == "replicate":
-        return np.clip(j, 0, size - 1)
-    if mode == "circular":
-        if lo > size or hi > size:
-            raise RuntimeError(
-                f"pad: padding ({lo}, {hi}) should be at most the input dimension {size} in circular mode"
-            )
-        return j % size
-    raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
-
-
-def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
-    """Pad the last len(pad)/2 dims (last dim first). Non-constant modes gather with index arrays,
-    so their gradient is the scatter-add back onto the source positions."""
-    if mode == "constant":
-        return ops.pad(input, pad, value=value)
-    y = input
-    for i in range(len(pad) // 2):
-        dim = input._data.ndim - 1 - i
-        lo, hi = int(pad[2 * i]), int(pad[2 * i + 1])
-        if lo == 0 and hi == 0:
-            continue
-        idx = _pad_index(input._data.shape[dim], lo, hi, mode)
-        y = ops.getitem(y, (slice(None),) * dim + (Tensor._wrap(idx),))
-    return y
 
 
 def interpolate(

@@ -7,13 +7,9 @@ dL/dx = (1/(N sqrt(s2+eps))) (N gx^ - sum gx^ - x^ sum gx^ x^), with gx^ = gamma
 
 from __future__ import annotations
 
-import numpy as np
-
 from gradbox import ops
-from gradbox.autograd import grad_mode
-from gradbox.autograd.function import Function
 from gradbox.autograd.grad_mode import no_grad
-from gradbox.ops._util import const
+from gradbox.ops import normalization as _norm
 from gradbox.tensor import Tensor
 
 
@@ -22,59 +18,6 @@ def _normalize(x: Tensor, dims: tuple[int, ...], eps: float) -> Tensor:
     centered = x - mu
     var = ops.mean(centered * centered, dims, keepdim=True)
     return centered / ops.sqrt(var + eps)
-
-
-class BatchNormTrain(Function):
-    """Training-mode batch norm of x (N, C, ...) per channel, fused:
-
-        x^ = (x - mu) / sqrt(s2 + eps),  y = gamma x^ + beta   (mu, s2 over N and spatial dims)
-        dL/dbeta = sum g,  dL/dgamma = sum g x^,
-        dL/dx = gamma / (M sqrt(s2 + eps)) * (M g - sum g - x^ sum g x^),  M values per channel.
-
-    The backward is written in gradbox ops on the saved x^; under ``create_graph`` it uses an
-    x^ recomputed from x with gradbox ops, so second derivatives stay exact.
-    """
-
-    save_inputs = True
-
-    def forward(self, x, weight=None, bias=None, *, eps, has_weight, has_bias, stats):
-        axes = (0, *range(2, x.ndim))
-        shape = [1, -1] + [1] * (x.ndim - 2)
-        mean = x.mean(axis=axes, keepdims=True)
-        xhat = x - mean
-        var = np.mean(xhat * xhat, axis=axes, keepdims=True)  # biased, for normalising
-        stats["mean"], stats["var"] = mean.reshape(-1), var.reshape(-1)  # for the running averages
-        invstd = 1.0 / np.sqrt(var + x.dtype.type(eps))
-        xhat *= invstd
-        self.xhat, self.invstd, self.axes, self.shape, self.eps = xhat, invstd, axes, shape, eps
-        self.has_weight, self.has_bias = has_weight, has_bias
-        y = xhat * weight.reshape(shape) if has_weight else xhat.copy()
-        if has_bias:
-            y += bias.reshape(shape)
-        return y
-
-    def backward(self, g):
-        x = self.inputs[0]
-        axes, shape = self.axes, self.shape
-        m = float(np.prod([x._data.shape[a] for a in axes]))
-        if grad_mode.enabled:  # create_graph: x^ and 1/std as functions of x
-            mu = ops.mean(x, axes, keepdim=True)
-            xc = x - mu
-            invstd = 1.0 / ops.sqrt(ops.mean(xc * xc, axes, keepdim=True) + self.eps)
-            xhat = xc * invstd
-        else:
-            xhat, invstd = const(self.xhat), const(self.invstd)
-        gamma = self.inputs[1].reshape(shape) if self.has_weight else None
-        gxhat = g * gamma if gamma is not None else g
-        sum_g = ops.sum(gxhat, axes, keepdim=True)
-        sum_gx = ops.sum(gxhat * xhat, axes, keepdim=True)
-        gx = (invstd / m) * (gxhat * m - sum_g - xhat * sum_gx)
-        grads = [gx]
-        if self.has_weight:
-            grads.append(ops.sum(g * xhat, axes) if self.inputs[1].requires_grad else None)
-        if self.has_bias:
-            grads.append(ops.sum(g, axes) if self.inputs[-1].requires_grad else None)
-        return tuple(grads)
 
 
 def batch_norm(
@@ -107,7 +50,7 @@ def batch_norm(
             )
         inputs = [x] + [t for t in (weight, bias) if t is not None]
         stats: dict = {}
-        y = BatchNormTrain.apply(
+        y = _norm.BatchNormTrain.apply(
             *inputs, eps=eps, has_weight=weight is not None, has_bias=bias is not None, stats=stats
         )
         mean, var = stats["mean"], stats["var"]

@@ -6,10 +6,9 @@ import math
 
 from gradbox.nn import functional as F
 from gradbox.nn import init
-from gradbox.nn.functional._args import ntuple
-from gradbox.nn.functional.conv import _conv_transposend, _convnd
 from gradbox.nn.modules.linear import empty_param
 from gradbox.nn.modules.module import Module
+from gradbox.ops.window import ntuple
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -89,21 +88,14 @@ class _ConvNd(Module):
         return s
 
     def forward(self, input):
-        d = self._dims
-        x = input
-        unbatched = x._data.ndim == d + 1
-        if unbatched:
-            x = x.unsqueeze(0)
         if self.padding_mode != "zeros" and not isinstance(self.padding, str):
             pads = [v for p in reversed(self.padding) for v in (p, p)]
-            x = F.pad(x, pads, mode=self.padding_mode)
-            padding = 0
-        else:
-            padding = self.padding
-        y = _convnd(
-            x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups, d, f"conv{d}d", self._short()
-        )
-        return y.squeeze(0) if unbatched else y
+            return self._conv(F.pad(input, pads, mode=self.padding_mode), 0)
+        return self._conv(input, self.padding)
+
+    def _conv(self, x, padding):
+        conv = F.conv1d if self._dims == 1 else F.conv2d
+        return conv(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 class _Conv(_ConvNd):
@@ -133,36 +125,18 @@ class _ConvTransposeNd(_ConvNd):
 
     def forward(self, input, output_size=None):
         d = self._dims
-        x = input
-        unbatched = x._data.ndim == d + 1
-        if unbatched:
-            x = x.unsqueeze(0)
         opad = self.output_padding
         if output_size is not None:
             want = tuple(output_size)[-d:]
             base = [
                 (i - 1) * s - 2 * p + dl * (k - 1) + 1
-                for i, s, p, dl, k in zip(x._data.shape[2:], self.stride, self.padding, self.dilation, self.kernel_size)
+                for i, s, p, dl, k in zip(input.shape[-d:], self.stride, self.padding, self.dilation, self.kernel_size)
             ]
             opad = tuple(w - b for w, b in zip(want, base))
             if any(o < 0 or o >= max(s, dl) for o, s, dl in zip(opad, self.stride, self.dilation)):
-                raise ValueError(
-                    f"{self._short()}: requested output size {want} is not reachable (valid sizes start at {tuple(base)})"
-                )
-        y = _conv_transposend(
-            x,
-            self.weight,
-            self.bias,
-            self.stride,
-            self.padding,
-            opad,
-            self.groups,
-            self.dilation,
-            d,
-            f"conv_transpose{d}d",
-            self._short(),
-        )
-        return y.squeeze(0) if unbatched else y
+                raise ValueError(f"requested output size {want} is not reachable (valid sizes start at {tuple(base)})")
+        conv_t = F.conv_transpose1d if d == 1 else F.conv_transpose2d
+        return conv_t(input, self.weight, self.bias, self.stride, self.padding, opad, self.groups, self.dilation)
 
 
 class ConvTranspose1d(_ConvTransposeNd):

@@ -46,7 +46,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
-        return F.linear(input, self.weight, self.bias, layer=self._short())
+        return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -74,7 +74,7 @@ class Bilinear(Module):
         for x, n, which in ((input1, self.in1_features, "input1"), (input2, self.in2_features, "input2")):
             if x._data.shape[-1] != n:
                 raise RuntimeError(
-                    f"{self._short()}: expected {which} with {n} features, got shape {tuple(x._data.shape)}"
+                    f"expected {which} with {n} features, got shape {tuple(x._data.shape)}"
                 )
         return F.bilinear(input1, input2, self.weight, self.bias)
 

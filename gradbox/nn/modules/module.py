@@ -7,6 +7,7 @@ the two frameworks by key.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -49,6 +50,24 @@ class IncompatibleKeys(tuple):
 
 _hook_id = iter(range(1 << 62))
 
+# Errors a layer's forward raises get the layer's name, in one place (Module.__call__).
+_NAMED_ERRORS = (RuntimeError, ValueError, IndexError, TypeError)
+_OP_PREFIX = re.compile(r"[a-z][a-z0-9_]*: ")
+
+
+def _name_layer(e: BaseException, module: Module) -> BaseException:
+    """``e`` with the message prefixed by the module as its repr shows it, once (the innermost
+    module that raised). A built-in layer's forward is one functional op, so the op's own
+    prefix (``conv2d: ``) gives way to the layer's; a user's module keeps the op's name."""
+    if type(e) not in _NAMED_ERRORS or getattr(e, "_gradbox_layer", False) or len(e.args) != 1:
+        return e
+    msg = str(e.args[0])
+    if type(module).__module__.startswith("gradbox."):
+        msg = _OP_PREFIX.sub("", msg, count=1) if _OP_PREFIX.match(msg) else msg
+    named = type(e)(f"{module._short()}: {msg}").with_traceback(e.__traceback__)
+    named._gradbox_layer = True
+    return named
+
 
 class Module:
     """Base class for all layers and models. Subclasses set attributes in ``__init__`` and
@@ -76,7 +95,13 @@ class Module:
                 r = hook(self, args)
                 if r is not None:
                     args = r if isinstance(r, tuple) else (r,)
-        out = self.forward(*args, **kwargs)
+        try:
+            out = self.forward(*args, **kwargs)
+        except _NAMED_ERRORS as e:
+            named = _name_layer(e, self)
+            if named is e:
+                raise
+            raise named from None
         if self._forward_hooks:
             for hook in list(self._forward_hooks.values()):
                 r = hook(self, args, out)

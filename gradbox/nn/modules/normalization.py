@@ -64,10 +64,10 @@ class _BatchNorm(Module):
         xs = input._data.shape
         if len(xs) not in self._ndims:
             want = " or ".join(f"{n}D" for n in self._ndims)
-            raise ValueError(f"{self._short()}: expected {want} input, got {len(xs)}D input (shape {tuple(xs)})")
+            raise ValueError(f"expected {want} input, got {len(xs)}D input (shape {tuple(xs)})")
         if xs[1] != self.num_features:
             raise ValueError(
-                f"{self._short()}: expected input with {self.num_features} channels, got {xs[1]} (input shape {tuple(xs)})"
+                f"expected input with {self.num_features} channels, got {xs[1]} (input shape {tuple(xs)})"
             )
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
@@ -76,19 +76,16 @@ class _BatchNorm(Module):
                 momentum = 1.0 / float(self.num_batches_tracked._data)
         use_batch = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats
-        try:
-            return F.batch_norm(
-                input,
-                self.running_mean if track else None,
-                self.running_var if track else None,
-                self.weight,
-                self.bias,
-                use_batch,
-                momentum,
-                self.eps,
-            )
-        except ValueError as e:
-            raise ValueError(f"{self._short()}: {e}") from None
+        return F.batch_norm(
+            input,
+            self.running_mean if track else None,
+            self.running_var if track else None,
+            self.weight,
+            self.bias,
+            use_batch,
+            momentum,
+            self.eps,
+        )
 
 
 class BatchNorm1d(_BatchNorm):
@@ -123,10 +120,7 @@ class LayerNorm(Module):
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}{b}"
 
     def forward(self, input):
-        try:
-            return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
-        except RuntimeError as e:
-            raise RuntimeError(f"{self._short()}: {e}") from None
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
 
 class GroupNorm(Module):
@@ -155,6 +149,6 @@ class GroupNorm(Module):
     def forward(self, input):
         if input._data.ndim < 2 or input._data.shape[1] != self.num_channels:
             raise RuntimeError(
-                f"{self._short()}: expected input with {self.num_channels} channels, got shape {tuple(input._data.shape)}"
+                f"expected input with {self.num_channels} channels, got shape {tuple(input._data.shape)}"
             )
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)

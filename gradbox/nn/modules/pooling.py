@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gradbox.nn import functional as F
 from gradbox.nn.modules.module import Module
+from gradbox.ops.window import ntuple
 
 
 class _MaxPoolNd(Module):
@@ -22,12 +23,9 @@ class _MaxPoolNd(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, dilation={self.dilation}, ceil_mode={self.ceil_mode}"
 
     def forward(self, input):
-        try:
-            return type(self)._fn(
-                input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode, self.return_indices
-            )
-        except RuntimeError as e:
-            raise RuntimeError(f"{self._short()}: {e}") from None
+        return type(self)._fn(
+            input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode, self.return_indices
+        )
 
 
 class MaxPool1d(_MaxPoolNd):
@@ -45,8 +43,6 @@ class AvgPool1d(Module):
         self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True
     ) -> None:
         super().__init__()
-        from gradbox.nn.functional._args import ntuple
-
         self.kernel_size = ntuple(kernel_size, 1, "kernel_size")
         self.stride = ntuple(stride if stride is not None else kernel_size, 1, "stride")
         self.padding = ntuple(padding, 1, "padding")
@@ -56,12 +52,9 @@ class AvgPool1d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def forward(self, input):
-        try:
-            return F.avg_pool1d(
-                input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad
-            )
-        except RuntimeError as e:
-            raise RuntimeError(f"{self._short()}: {e}") from None
+        return F.avg_pool1d(
+            input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad
+        )
 
 
 class AvgPool2d(Module):
@@ -86,18 +79,15 @@ class AvgPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def forward(self, input):
-        try:
-            return F.avg_pool2d(
-                input,
-                self.kernel_size,
-                self.stride,
-                self.padding,
-                self.ceil_mode,
-                self.count_include_pad,
-                self.divisor_override,
-            )
-        except RuntimeError as e:
-            raise RuntimeError(f"{self._short()}: {e}") from None
+        return F.avg_pool2d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )
 
 
 class _AdaptivePool(Module):

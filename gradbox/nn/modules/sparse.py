@@ -56,7 +56,4 @@ class Embedding(Module):
         return s
 
     def forward(self, input):
-        try:
-            return F.embedding(input, self.weight, self.padding_idx, self.max_norm)
-        except (IndexError, RuntimeError) as e:
-            raise type(e)(f"{self._short()}: {e}") from None
+        return F.embedding(input, self.weight, self.padding_idx, self.max_norm)

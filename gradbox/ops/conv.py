@@ -1,0 +1,331 @@
+"""Convolution as one matrix product per layer, and its two adjoints.
+
+For input x (N, C, *S), weight w (O, C/groups, *K), ``conv(x, w)`` is a cross-correlation:
+
+    y[n, o, p] = sum_{c, k} w[o, c, k] * x_pad[n, c, p*stride + k*dilation]
+
+Unfolding the windows of x into a matrix X_col (rows: output positions, columns: (c, k))
+turns it into Y = X_col W^T. Its derivatives are the two other members of the same family:
+
+* dL/dx = conv_input(g, w): the transposed convolution, X_col-gradient G W folded back
+  onto the input positions (col2im, a sum over the kernel offsets);
+* dL/dw = conv_weight(x, g) = G^T X_col: the correlation of the input with the upstream
+  gradient.
+
+Each of the three ops' backward is written in the other two, so every order of derivative
+is available. A true (flipped-kernel) convolution is ``conv(x, flip(w, spatial dims))``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradbox import _dtype
+from gradbox.autograd.function import Function
+from gradbox.ops.reduce import sum as _sum
+from gradbox.ops.shape import squeeze, unsqueeze
+from gradbox.ops.window import Geometry, ntuple, offset_slices, out_size, pad_spatial, windows
+from gradbox.tensor import Tensor
+
+
+def is_wide(kernel, geo: Geometry) -> bool:
+    """Stride-1 2-D convolutions use the *wide* layout (see ``im2col``)."""
+    return len(kernel) == 2 and geo.stride == (1, 1)
+
+
+def im2col(x: np.ndarray, kernel, geo: Geometry, out) -> np.ndarray:
+    """(C * prod(kernel), N * prod(out)) matrix of the windows of the padded input.
+
+    Rows run over (channel, kernel offset), columns over (sample, output position), so the
+    convolution is one matrix product W (O, C K) @ cols.
+
+    Wide layout (stride-1 2-D): output rows are taken over the full padded width Wp instead of
+    Wo, so the window of kernel offset (i, j) is the padded image, flattened per channel, shifted
+    by i*dh*Wp + j*dw: one contiguous block copy per offset instead of a strided gather. The
+    extra Wp - Wo columns per row are computed and discarded.
+    """
+    d = len(kernel)
+    xp = pad_spatial(x, geo.padding)
+    if is_wide(kernel, geo):
+        n, c, hp, wp = xp.shape
+        run = out[0] * wp
+        flat = np.empty((c, n, hp * wp + (kernel[1] - 1) * geo.dilation[1]), dtype=x.dtype)
+        flat[:, :, : hp * wp] = xp.transpose(1, 0, 2, 3).reshape(c, n, hp * wp)
+        flat[:, :, hp * wp :] = 0  # the tail only feeds discarded columns
+        cols = np.empty((c, kernel[0], kernel[1], n, run), dtype=x.dtype)
+        for i in range(kernel[0]):
+            for j in range(kernel[1]):
+                shift = i * geo.dilation[0] * wp + j * geo.dilation[1]
+                cols[:, i, j] = flat[:, :, shift : shift + run]
+        return cols.reshape(c * kernel[0] * kernel[1], n * run)
+    win = windows(xp, kernel, geo.stride, geo.dilation, out)
+    perm = (1, *range(2 + d, 2 + 2 * d), 0, *range(2, 2 + d))  # (C, *K, N, *out)
+    return win.transpose(perm).reshape(x.shape[1] * int(np.prod(kernel)), -1)
+
+
+def col2im(cols: np.ndarray, x_shape, kernel, geo: Geometry, out) -> np.ndarray:
+    """Adjoint of im2col: add each column entry back onto the input position it came from.
+
+    A loop over the kernel offsets (e.g. 9 for 3x3), each step one vectorised add (a
+    contiguous shifted block in the wide layout) into a (C, N, ...) buffer, transposed to
+    (N, C, ...) once at the end.
+    """
+    n, c = x_shape[:2]
+    padded = [s + lo + hi for s, (lo, hi) in zip(x_shape[2:], geo.padding)]
+    crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(x_shape[2:], geo.padding))
+    if is_wide(kernel, geo):
+        hp, wp = padded
+        run = out[0] * wp
+        cols = cols.reshape(c, kernel[0], kernel[1], n, run)
+        flat = np.zeros((c, n, hp * wp + (kernel[1] - 1) * geo.dilation[1]), dtype=cols.dtype)
+        for i in range(kernel[0]):
+            for j in range(kernel[1]):
+                shift = i * geo.dilation[0] * wp + j * geo.dilation[1]
+                flat[:, :, shift : shift + run] += cols[:, i, j]
+        xt = flat[:, :, : hp * wp].reshape(c, n, hp, wp)
+        return np.ascontiguousarray(xt[(slice(None), slice(None), *crop)].swapaxes(0, 1))
+    cols = cols.reshape(c, *kernel, n, *out)
+    xt = np.zeros((c, n, *padded), dtype=cols.dtype)
+    for k, sl in offset_slices(kernel, geo.stride, geo.dilation, out):
+        xt[(slice(None), slice(None), *sl)] += cols[(slice(None), *k)]
+    return np.ascontiguousarray(xt[(slice(None), slice(None), *crop)].swapaxes(0, 1))
+
+
+def _out_shape(x_shape, w_shape, geo: Geometry) -> tuple[int, ...]:
+    return tuple(
+        out_size(s, k, st, lo, hi, dl)
+        for s, k, st, (lo, hi), dl in zip(x_shape[2:], w_shape[2:], geo.stride, geo.padding, geo.dilation)
+    )
+
+
+def _grouped(w: np.ndarray, g: int) -> np.ndarray:
+    """Weight (O, C/g, *K) as (g, O/g, C/g * K)."""
+    return w.reshape(g, w.shape[0] // g, -1)
+
+
+def conv_forward(x: np.ndarray, w: np.ndarray, geo: Geometry, out=None, cols=None, bias=None) -> np.ndarray:
+    """``out`` limits the output positions: as the adjoint of a transposed convolution whose
+    output_padding is >= stride, fewer windows than fit are wanted."""
+    n, o, g = x.shape[0], w.shape[0], geo.groups
+    out = _out_shape(x.shape, w.shape, geo) if out is None else tuple(out)
+    if cols is None:
+        cols = im2col(x, w.shape[2:], geo, out)  # (C K, N L)
+    if g == 1:
+        y = w.reshape(o, -1) @ cols
+    else:
+        y = np.matmul(_grouped(w, g), cols.reshape(g, -1, cols.shape[1])).reshape(o, -1)
+    if bias is not None:
+        y += bias[:, None]
+    if is_wide(w.shape[2:], geo):
+        wp = x.shape[3] + sum(geo.padding[1])
+        return np.ascontiguousarray(y.reshape(o, n, out[0], wp)[..., : out[1]].swapaxes(0, 1))
+    return np.ascontiguousarray(y.reshape(o, n, *out).swapaxes(0, 1))
+
+
+def _g_matrix(g: np.ndarray, wide_width: int | None = None) -> np.ndarray:
+    """Upstream gradient (N, O, *out) as the (O, N L) matrix; in the wide layout each output
+    row is padded with zeros to the padded input width."""
+    if wide_width is None:
+        return np.ascontiguousarray(g.swapaxes(0, 1)).reshape(g.shape[1], -1)
+    n, o, ho, wo = g.shape
+    gm = np.zeros((o, n, ho, wide_width), dtype=g.dtype)
+    gm[..., :wo] = g.swapaxes(0, 1)
+    return gm.reshape(o, -1)
+
+
+def _wide_width(x_shape, kernel, geo: Geometry) -> int | None:
+    return x_shape[3] + sum(geo.padding[1]) if is_wide(kernel, geo) else None
+
+
+def conv_input_forward(g: np.ndarray, w: np.ndarray, geo: Geometry, x_shape) -> np.ndarray:
+    o, grp = w.shape[0], geo.groups
+    gm = _g_matrix(g, _wide_width(x_shape, w.shape[2:], geo))
+    if grp == 1:
+        cols = w.reshape(o, -1).T @ gm
+    else:
+        cols = np.matmul(_grouped(w, grp).transpose(0, 2, 1), gm.reshape(grp, o // grp, -1)).reshape(-1, gm.shape[1])
+    return col2im(cols, x_shape, w.shape[2:], geo, g.shape[2:])
+
+
+def conv_weight_forward(x: np.ndarray, g: np.ndarray, geo: Geometry, w_shape, cols=None) -> np.ndarray:
+    o, grp = w_shape[0], geo.groups
+    if cols is None:
+        cols = im2col(x, w_shape[2:], geo, g.shape[2:])
+    gm = _g_matrix(g, _wide_width(x.shape, w_shape[2:], geo))
+    if grp == 1:
+        gw = gm @ cols.T
+    else:
+        gw = np.matmul(gm.reshape(grp, o // grp, -1), cols.reshape(grp, -1, cols.shape[1]).transpose(0, 2, 1))
+    return gw.reshape(w_shape)
+
+
+COLS_CACHE_BYTES = 16 * 2**20  # keep a forward's im2col matrix for the weight gradient up to this size
+
+
+class Conv(Function):
+    """y = x ⋆ w + b (cross-correlation, b per output channel).
+
+    dL/dx = conv_input(g, w),  dL/dw = conv_weight(x, g),  dL/db = sum of g over batch and positions.
+    Small im2col matrices are kept from the forward pass for the weight gradient (speed);
+    large ones are rebuilt (memory).
+    """
+
+    save_inputs = True
+
+    def forward(self, x, w, b=None, *, geo, out=None):
+        self.geo = geo
+        out = _out_shape(x.shape, w.shape, geo) if out is None else tuple(out)
+        cols = im2col(x, w.shape[2:], geo, out)
+        self.cols = cols if cols.nbytes <= COLS_CACHE_BYTES else None
+        return conv_forward(x, w, geo, out, cols=cols, bias=b)
+
+    def backward(self, g):
+        x, w = self.inputs[:2]
+        gx = ConvInput.apply(g, w, geo=self.geo, x_shape=x._data.shape) if x.requires_grad else None
+        gw = ConvWeight.apply(x, g, geo=self.geo, w_shape=w._data.shape, cols=self.cols) if w.requires_grad else None
+        if len(self.inputs) == 2:
+            return gx, gw
+        gb = _sum(g, (0, *range(2, g._data.ndim))) if self.inputs[2].requires_grad else None
+        return gx, gw, gb
+
+
+class ConvInput(Function):
+    """z = conv_input(g, w) = A_w^T g, the adjoint of x -> conv(x, w) (a transposed convolution).
+
+    dL/dg = conv(gz, w),  dL/dw = conv_weight(gz, g).
+    """
+
+    save_inputs = True
+
+    def forward(self, g, w, geo, x_shape):
+        self.geo, self.x_shape = geo, x_shape
+        return conv_input_forward(g, w, geo, x_shape)
+
+    def backward(self, gz):
+        g, w = self.inputs
+        gg = Conv.apply(gz, w, geo=self.geo, out=g._data.shape[2:]) if g.requires_grad else None
+        gw = ConvWeight.apply(gz, g, geo=self.geo, w_shape=w._data.shape) if w.requires_grad else None
+        return gg, gw
+
+
+class ConvWeight(Function):
+    """v = conv_weight(x, g) = B_x^T g, the adjoint of w -> conv(x, w) (correlation of x with g).
+
+    dL/dx = conv_input(g, gv),  dL/dg = conv(x, gv).
+    """
+
+    save_inputs = True
+
+    def forward(self, x, g, geo, w_shape, cols=None):
+        self.geo, self.w_shape = geo, w_shape
+        return conv_weight_forward(x, g, geo, w_shape, cols)
+
+    def backward(self, gv):
+        x, g = self.inputs
+        gx = ConvInput.apply(g, gv, geo=self.geo, x_shape=x._data.shape) if x.requires_grad else None
+        gg = Conv.apply(x, gv, geo=self.geo, out=g._data.shape[2:]) if g.requires_grad else None
+        return gx, gg
+
+
+# ---- the op functions behind nn.functional's convolutions ----------------------------------
+
+
+def _conv_padding(padding, kernel, dilation, stride, op: str) -> tuple[tuple[int, int], ...]:
+    d = len(kernel)
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * d
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(f"{op}: padding='same' is not supported for strided convolutions")
+            total = [dl * (k - 1) for k, dl in zip(kernel, dilation)]
+            return tuple((t // 2, t - t // 2) for t in total)
+        raise ValueError(f"{op}: invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+    return tuple((p, p) for p in ntuple(padding, d, "padding"))
+
+
+def _check_conv(x, w, op: str, d: int, groups: int) -> None:
+    who = op
+    if x._data.ndim != d + 2:
+        raise RuntimeError(
+            f"{who}: expected a {d + 2}-D input (batch, channels, {'length' if d == 1 else 'height, width'}), "
+            f"got shape {tuple(x._data.shape)}"
+        )
+    c_in = w._data.shape[1] * groups
+    if x._data.shape[1] != c_in:
+        raise RuntimeError(
+            f"{who}: expected input with {c_in} channels, got {x._data.shape[1]} (input shape {tuple(x._data.shape)})"
+        )
+    if x._data.dtype != w._data.dtype:
+        raise RuntimeError(
+            f"{who}: input dtype {_dtype.from_numpy_dtype(x._data.dtype)} does not match the weight dtype "
+            f"{_dtype.from_numpy_dtype(w._data.dtype)}"
+        )
+
+
+def conv(x, weight, bias, stride, padding, dilation, groups, d: int, op: str):
+    """The d-dimensional convolution behind ``conv1d``/``conv2d``: checks, geometry, then the Conv op.
+    An unbatched input (C, *S) is treated as a batch of one, as in PyTorch."""
+    if isinstance(x, Tensor) and x._data.ndim == d + 1:
+        return squeeze(conv(unsqueeze(x, 0), weight, bias, stride, padding, dilation, groups, d, op), 0)
+    _check_conv(x, weight, op, d, groups)
+    kernel = weight._data.shape[2:]
+    stride = ntuple(stride, d, "stride")
+    dilation = ntuple(dilation, d, "dilation")
+    pads = _conv_padding(padding, kernel, dilation, stride, op)
+    geo = Geometry((stride, pads, dilation, groups))
+    out = _out_shape(x._data.shape, weight._data.shape, geo)
+    if any(o <= 0 for o in out):
+        eff = tuple(dl * (k - 1) + 1 for k, dl in zip(kernel, dilation))
+        raise RuntimeError(
+            f"{op}: input spatial size {tuple(x._data.shape[2:])} (padded by {pads}) is smaller than the "
+            f"effective kernel size {eff}; input shape {tuple(x._data.shape)}"
+        )
+    if bias is not None:
+        if bias._data.dtype != weight._data.dtype or bias._data.shape != (weight._data.shape[0],):
+            raise RuntimeError(
+                f"{op}: bias must be a {weight.dtype} vector of {weight._data.shape[0]} values, got {bias.dtype} {tuple(bias._data.shape)}"
+            )
+        return Conv.apply(x, weight, bias, geo=geo)
+    return Conv.apply(x, weight, geo=geo)
+
+
+
+
+def conv_transpose(x, weight, bias, stride, padding, output_padding, groups, dilation, d: int, op: str):
+    """The d-dimensional transposed convolution: the ConvInput op (adjoint of conv) plus the bias.
+    An unbatched input (C, *S) is treated as a batch of one, as in PyTorch."""
+    if isinstance(x, Tensor) and x._data.ndim == d + 1:
+        y = conv_transpose(unsqueeze(x, 0), weight, bias, stride, padding, output_padding, groups, dilation, d, op)
+        return squeeze(y, 0)
+    who = op
+    if x._data.ndim != d + 2:
+        raise RuntimeError(f"{who}: expected a {d + 2}-D input, got shape {tuple(x._data.shape)}")
+    if x._data.shape[1] != weight._data.shape[0]:
+        raise RuntimeError(
+            f"{who}: expected input with {weight._data.shape[0]} channels, got {x._data.shape[1]} (input shape {tuple(x._data.shape)})"
+        )
+    if x._data.dtype != weight._data.dtype:
+        raise RuntimeError(
+            f"{who}: input dtype {_dtype.from_numpy_dtype(x._data.dtype)} does not match the weight dtype {_dtype.from_numpy_dtype(weight._data.dtype)}"
+        )
+    kernel = weight._data.shape[2:]
+    stride, dilation = ntuple(stride, d, "stride"), ntuple(dilation, d, "dilation")
+    pad, opad = ntuple(padding, d, "padding"), ntuple(output_padding, d, "output_padding")
+    for op_, s, dl in zip(opad, stride, dilation):
+        if op_ >= max(s, dl):
+            raise RuntimeError(
+                f"{who}: output_padding {opad} must be smaller than either stride {stride} or dilation {dilation}"
+            )
+    size = tuple(
+        (i - 1) * s - 2 * p + dl * (k - 1) + op_ + 1
+        for i, s, p, dl, k, op_ in zip(x._data.shape[2:], stride, pad, dilation, kernel, opad)
+    )
+    if any(s <= 0 for s in size):
+        raise RuntimeError(f"{who}: computed output size {size} is too small for input shape {tuple(x._data.shape)}")
+    geo = Geometry((stride, tuple((p, p) for p in pad), dilation, groups))
+    x_shape = (x._data.shape[0], weight._data.shape[1] * groups, *size)
+    y = ConvInput.apply(x, weight, geo=geo, x_shape=x_shape)
+    if bias is not None:
+        y = y + bias.reshape((1, -1) + (1,) * d)
+    return y
