@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from gradbox import creation, ops
+
 _SAME_NAME = """
 add sub mul div pow neg exp log log1p erf sqrt abs sin cos tanh sigmoid relu clamp clip maximum minimum
 sign square rsqrt reciprocal masked_fill eq ne lt le gt ge logical_not isnan isfinite
@@ -13,8 +17,6 @@ dot outer index_select gather
 
 
 def attach(cls) -> None:
-    from gradbox import ops
-
     for name in _SAME_NAME:
         setattr(cls, name, getattr(ops, name))
 
@@ -22,8 +24,6 @@ def attach(cls) -> None:
         return ops.where(condition, self, other)
 
     def masked_fill_(self, mask, value):
-        import numpy as np
-
         a = self._inplace("masked_fill_")
         m = mask._data if hasattr(mask, "_data") else np.asarray(mask)
         a[np.broadcast_to(m, a.shape)] = value._data if hasattr(value, "_data") else value
@@ -33,24 +33,16 @@ def attach(cls) -> None:
         return self.to(other.dtype)
 
     def new_zeros(self, *size, dtype=None):
-        from gradbox.creation import zeros
-
-        return zeros(*size, dtype=dtype or self.dtype)
+        return creation.zeros(*size, dtype=dtype or self.dtype)
 
     def new_ones(self, *size, dtype=None):
-        from gradbox.creation import ones
-
-        return ones(*size, dtype=dtype or self.dtype)
+        return creation.ones(*size, dtype=dtype or self.dtype)
 
     def new_tensor(self, data, dtype=None):
-        from gradbox.creation import tensor
-
-        return tensor(data, dtype=dtype or self.dtype)
+        return creation.tensor(data, dtype=dtype or self.dtype)
 
     def new_full(self, size, fill_value, dtype=None):
-        from gradbox.creation import full
-
-        return full(size, fill_value, dtype=dtype or self.dtype)
+        return creation.full(size, fill_value, dtype=dtype or self.dtype)
 
     for f in (where, masked_fill_, type_as, new_zeros, new_ones, new_tensor, new_full):
         setattr(cls, f.__name__, f)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 import gradbox as gb
+from gradbox.inspect import autograd_demo
 from gradbox.vision import transforms
 from gradbox.vision.datasets import INFO
 
@@ -179,7 +180,7 @@ def cmd_evaluate(args) -> int:
 def load_digit_image(path: str, size: int = 28) -> np.ndarray:
     """A grayscale image file as an MNIST-like (size, size) array in [0, 1]: white digit on black,
     cropped to the ink, scaled to fit 20x20 and centred, as MNIST was prepared."""
-    from PIL import Image
+    from PIL import Image  # deferred: only predict reads images
 
     img = np.asarray(Image.open(path).convert("L"), dtype=np.float32) / 255.0
     if img.ndim != 2 or min(img.shape) < 8:
@@ -318,8 +319,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "models":
             print("\n".join(gb.vision.models.list_models()))
             return 0
-        from gradbox.inspect.demo import autograd_demo
-
         autograd_demo()
         return 0
     except (ValueError, RuntimeError, FileNotFoundError, OSError) as e:

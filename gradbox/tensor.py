@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from gradbox import _dtype
+from gradbox import _dtype, _repr
+from gradbox import random as _random
 
 _new = object.__new__
 
@@ -66,9 +67,7 @@ class Tensor:
     def size(self, dim: int | None = None):
         if dim is None:
             return Size(self._data.shape)
-        from gradbox.ops._util import norm_dim
-
-        return self._data.shape[norm_dim(dim, self._data.ndim, "size")]
+        return self._data.shape[_ops._util.norm_dim(dim, self._data.ndim, "size")]
 
     @property
     def ndim(self) -> int:
@@ -162,9 +161,7 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __repr__(self) -> str:
-        from gradbox._repr import tensor_repr
-
-        return tensor_repr(self)
+        return _repr.tensor_repr(self)
 
     def to(self, *args, **kwargs) -> Tensor:
         """``to(dtype)``, ``to("cpu")``, ``to(other)``; gradbox runs on the CPU only."""
@@ -250,14 +247,10 @@ class Tensor:
     def backward(
         self, gradient: Tensor | None = None, retain_graph: bool | None = None, create_graph: bool = False
     ) -> None:
-        from gradbox.autograd import backward
-
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+        autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     # ---- in-place updates (leaves under no_grad, or tensors outside any graph) ----------
     def _inplace(self, op: str) -> np.ndarray:
-        from gradbox.autograd import grad_mode
-
         if self.requires_grad and self.grad_fn is None and grad_mode.enabled:
             raise RuntimeError(
                 f"{op}: a leaf tensor that requires grad is being used in an in-place operation; "
@@ -327,24 +320,18 @@ class Tensor:
         return self
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
-        from gradbox.random import _gen
-
         out = self._inplace("uniform_")
-        out[...] = _gen(generator).uniform(a, b, out.shape)
+        out[...] = _random._gen(generator).uniform(a, b, out.shape)
         return self
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
-        from gradbox.random import _gen
-
         out = self._inplace("normal_")
-        out[...] = _gen(generator).normal(mean, std, out.shape)
+        out[...] = _random._gen(generator).normal(mean, std, out.shape)
         return self
 
     def __setitem__(self, idx, value) -> None:
-        from gradbox.ops.index import normalize_index
-
         a = self._inplace("__setitem__")
-        nidx, _ = normalize_index(idx)
+        nidx, _ = _ops.index.normalize_index(idx)
         a[nidx] = self._operand(value)
 
     # ---- operators --------------------------------------------------------------------
@@ -435,8 +422,6 @@ class Tensor:
     # ``a += b``: in place where PyTorch would be (no graph involved); on a tensor inside a graph
     # the name is rebound to an out-of-place result, which autograd can differentiate.
     def _augmented(self, o, inplace: str, op):
-        from gradbox.autograd import grad_mode
-
         if grad_mode.enabled and (self.grad_fn is not None or (isinstance(o, Tensor) and o.requires_grad)):
             return op(self, o)
         getattr(self, inplace)(o)
@@ -458,7 +443,9 @@ class Tensor:
         return _ops.getitem(self, idx)
 
 
-from gradbox import _tensor_methods  # noqa: E402  (attaches the PyTorch-named methods)
+# cycle: autograd, ops and the methods import gradbox.tensor, so they come after Tensor is defined
+from gradbox import _tensor_methods, autograd  # noqa: E402  (_tensor_methods attaches the PyTorch-named methods)
 from gradbox import ops as _ops  # noqa: E402
+from gradbox.autograd import grad_mode  # noqa: E402
 
 _tensor_methods.attach(Tensor)

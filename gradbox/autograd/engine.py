@@ -53,12 +53,18 @@ def topological_order(roots: Sequence[Function]) -> list[Function]:
     return post
 
 
+def _run_hooks(hooks: list, g: Tensor) -> Tensor:
+    """Each hook sees the gradient and may replace it by returning a new one."""
+    for hook in hooks:
+        r = hook(g)
+        if r is not None:
+            g = r
+    return g
+
+
 def _accumulate_leaf(leaf: Tensor, g: Tensor, create_graph: bool) -> None:
     if leaf._hooks:
-        for hook in leaf._hooks:
-            r = hook(g)
-            if r is not None:
-                g = r
+        g = _run_hooks(leaf._hooks, g)
     if leaf.grad is None:
         # A fresh array: the incoming gradient may alias another leaf's or a view.
         leaf.grad = g if create_graph else Tensor._wrap(np.array(g._data, copy=True))
@@ -86,7 +92,7 @@ def run_backward(
     ``.grad`` untouched; otherwise accumulate into the ``.grad`` of leaves (and of non-leaves
     that called ``retain_grad``).
     """
-    from gradbox.ops.shape import sum_to
+    from gradbox.ops.shape import sum_to  # cycle: ops builds on autograd.function; the engine un-broadcasts with ops
 
     grads: dict[Function, Tensor] = {}
     heap: list[tuple[int, Function]] = []
@@ -125,10 +131,7 @@ def run_backward(
             if node._freed:
                 raise RuntimeError(_FREED.format(name=node.name))
             if node._hooks:
-                for hook in node._hooks:
-                    r = hook(g)
-                    if r is not None:
-                        g = r
+                g = _run_hooks(node._hooks, g)
             if capture is not None:
                 i = cap_node.get(id(node))
                 if i is not None:
@@ -161,3 +164,81 @@ def run_backward(
         grad_mode.enabled = prev_mode
         anomaly.enabled = checking
     return results if capture is not None else None
+
+
+def _as_list(x) -> list:
+    if x is None:
+        return []
+    return list(x) if isinstance(x, Sequence) and not isinstance(x, Tensor) else [x]
+
+
+def _root_grads(outputs: list[Tensor], grad_outputs: list) -> list[Tensor]:
+    if grad_outputs and len(grad_outputs) != len(outputs):
+        raise RuntimeError(f"grad_outputs has {len(grad_outputs)} entries for {len(outputs)} outputs")
+    grads = []
+    for i, out in enumerate(outputs):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"backward: expected Tensors as outputs, got {type(out).__name__}")
+        if not out.requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+        g = grad_outputs[i] if grad_outputs else None
+        if g is None:
+            if out._data.size != 1:
+                raise RuntimeError(
+                    f"grad can be implicitly created only for scalar outputs; output {i} has shape "
+                    f"{tuple(out._data.shape)}: pass gradient= with that shape"
+                )
+            g = Tensor._wrap(np.ones_like(out._data))
+        elif not isinstance(g, Tensor):
+            g = Tensor._wrap(np.asarray(g, dtype=out._data.dtype))
+        if g._data.shape != out._data.shape:
+            raise RuntimeError(
+                f"Mismatch in shape: grad_output[{i}] has a shape of {tuple(g._data.shape)} and "
+                f"output[{i}] has a shape of {tuple(out._data.shape)}"
+            )
+        grads.append(g)
+    return grads
+
+
+def backward(tensors, grad_tensors=None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+    """Accumulate d(tensors)/d(leaf) into each leaf's ``.grad`` (vector-Jacobian products)."""
+    outs = _as_list(tensors)
+    grads = _root_grads(outs, _as_list(grad_tensors))
+    run_backward(
+        outs, grads, retain_graph=create_graph if retain_graph is None else retain_graph, create_graph=create_graph
+    )
+
+
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """Return d(outputs)/d(inputs) without touching any ``.grad``.
+
+    With ``create_graph=True`` the results carry a graph, so they can be differentiated again.
+    """
+    outs = _as_list(outputs)
+    ins = _as_list(inputs)
+    for i, t in enumerate(ins):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad")
+    grads = _root_grads(outs, _as_list(grad_outputs))
+    res = run_backward(
+        outs,
+        grads,
+        retain_graph=create_graph if retain_graph is None else retain_graph,
+        create_graph=create_graph,
+        capture=ins,
+    )
+    assert res is not None
+    for i, r in enumerate(res):
+        if r is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {i} (shape {tuple(ins[i]._data.shape)}) was not used in the graph of the "
+                "outputs; pass allow_unused=True if this is intended"
+            )
+    return tuple(res)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from gradbox.autograd.engine import grad
 from gradbox.tensor import Tensor
 
 
@@ -57,8 +58,6 @@ def gradcheck(
     Inputs are copied to float64. Returns True, or raises :class:`GradcheckError` naming the
     input, the element, and both values (returns False instead with ``raise_exception=False``).
     """
-    from gradbox.autograd import grad
-
     ins, diff = _prepare(inputs)
     if not diff:
         raise ValueError("gradcheck: no input has requires_grad=True")
@@ -115,8 +114,6 @@ def gradgradcheck(
 
     ``v`` (the upstream gradient) is random unless given, and is itself differentiated.
     """
-    from gradbox.autograd import grad
-
     ins, diff = _prepare(inputs)
     outs = _outputs(fn, ins)
     rng = np.random.default_rng(0)

@@ -59,6 +59,7 @@ from gradbox.ops.linalg import bmm, dot, matmul, mm, outer
 from gradbox.ops.reduce import (
     all,
     amax,
+    amin,
     any,
     argmax,
     argmin,

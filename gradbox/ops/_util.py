@@ -29,7 +29,7 @@ def as_tensor(x, op: str, like: Tensor | None = None) -> Tensor:
             return Tensor._wrap(np.asarray(x, dtype=_dtype.result_type(like._data, x)))
         return Tensor._wrap(np.asarray(x, dtype=_dtype.result_type(x)))
     if isinstance(x, np.ndarray | np.generic | list | tuple):
-        from gradbox.creation import tensor
+        from gradbox.creation import tensor  # cycle: creation imports ops._util (shape_arg)
 
         return tensor(x)
     raise TypeError(f"{op}: expected a Tensor or a number, got {type(x).__name__}")

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradbox import _dtype
 from gradbox.autograd.function import Function
-from gradbox.ops._util import as_tensor, binary, const
+from gradbox.ops._util import as_tensor, binary, check_broadcast, const
 from gradbox.tensor import Tensor
 
 
@@ -146,7 +147,7 @@ class Erf(Function):
     save_inputs = True
 
     def forward(self, x):
-        from scipy.special import erf as _erf
+        from scipy.special import erf as _erf  # deferred: scipy.special adds ~0.1 s to import gradbox
 
         return _erf(x)
 
@@ -222,7 +223,8 @@ class Sigmoid(Function):
     save_output = True
 
     def forward(self, x):
-        from scipy.special import expit  # stable for large |x|, one pass, keeps float32
+        # stable for large |x|, one pass, keeps float32; deferred: scipy.special adds ~0.1 s to import gradbox
+        from scipy.special import expit
 
         return expit(x)
 
@@ -344,9 +346,7 @@ def div(a, b, *, rounding_mode: str | None = None) -> Tensor:
         return floor_divide(a, b) if rounding_mode == "floor" else _no_grad(a, b, "div", np.trunc, np.divide)
     a, b = binary("div", a, b)
     if a._data.dtype.kind != "f":  # true division of integers gives the default float dtype
-        from gradbox._dtype import get_default_dtype
-
-        a, b = a.to(get_default_dtype()), b.to(get_default_dtype())
+        a, b = a.to(_dtype.get_default_dtype()), b.to(_dtype.get_default_dtype())
     return Div.apply(a, b)
 
 
@@ -377,9 +377,7 @@ def pow(x, exponent) -> Tensor:  # noqa: A001 - torch.pow
 
 
 def _default_float():
-    from gradbox._dtype import get_default_dtype
-
-    return get_default_dtype()
+    return _dtype.get_default_dtype()
 
 
 def neg(x: Tensor) -> Tensor:
@@ -449,8 +447,6 @@ def where(condition, a, b) -> Tensor:
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
     a, b = binary("where", a, b)
-    from gradbox.ops._util import check_broadcast
-
     check_broadcast("where", cond.shape, a._data.shape, b._data.shape)
     return Where.apply(a, b, cond=cond)
 
@@ -481,8 +477,6 @@ def masked_fill(x: Tensor, mask, value) -> Tensor:
         value = value.to(x.dtype)
     else:
         value = Tensor._wrap(np.asarray(value, dtype=x._data.dtype))
-    from gradbox.ops._util import check_broadcast
-
     if check_broadcast("masked_fill", m.shape, x._data.shape) != x._data.shape:
         raise RuntimeError(f"masked_fill: mask of shape {m.shape} must broadcast to the tensor's shape {x._data.shape}")
     return Where.apply(value, x, cond=m)
@@ -522,9 +516,7 @@ def isfinite(x: Tensor) -> Tensor:
 
 
 def cast(x: Tensor, dtype) -> Tensor:
-    from gradbox._dtype import to_numpy_dtype
-
-    npd = to_numpy_dtype(dtype)
+    npd = _dtype.to_numpy_dtype(dtype)
     if x._data.dtype == npd:
         return x
     return Cast.apply(x, dtype=npd)

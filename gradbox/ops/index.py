@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradbox.autograd.function import Function
+from gradbox.ops._util import norm_dim
 from gradbox.tensor import Tensor
 
 
@@ -74,16 +75,12 @@ def getitem(x: Tensor, idx) -> Tensor:
 
 
 def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
-    from gradbox.ops._util import norm_dim
-
     d = norm_dim(dim, x._data.ndim, "index_select")
     return getitem(x, (slice(None),) * d + (index,))
 
 
 def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     """y[i][j] = x[index[i][j]][j] for dim 0 (and likewise for other dims)."""
-    from gradbox.ops._util import norm_dim
-
     d = norm_dim(dim, x._data.ndim, "gather")
     ind = index._data if isinstance(index, Tensor) else np.asarray(index)
     grids = list(np.ogrid[tuple(slice(s) for s in ind.shape)])

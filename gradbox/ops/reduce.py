@@ -12,7 +12,10 @@ import numpy as np
 
 from gradbox.autograd.function import Function
 from gradbox.ops._util import as_tensor, const, norm_dim, norm_dims
-from gradbox.ops.elementwise import exp
+from gradbox.ops.elementwise import abs as _abs
+from gradbox.ops.elementwise import exp, maximum, minimum, sqrt
+from gradbox.ops.elementwise import pow as _pow
+from gradbox.ops.shape import expand, reshape
 from gradbox.tensor import Tensor
 
 return_types_max = namedtuple("max", ["values", "indices"])
@@ -27,8 +30,6 @@ def _kept_shape(shape: tuple, dims: tuple | None) -> tuple:
 
 def _spread(g: Tensor, shape: tuple, dims: tuple | None, keepdim: bool) -> Tensor:
     """g over the reduced dims, broadcast back to ``shape`` (the adjoint of summing over dims)."""
-    from gradbox.ops.shape import expand, reshape
-
     if not keepdim:
         g = reshape(g, _kept_shape(shape, dims))
     return expand(g, shape)
@@ -131,19 +132,26 @@ class Prod(Function):
         return gs * const(others)
 
 
-class MaxMinAll(Function):
-    """y = max(x) (or min) over all elements.   dL/dx = g * [x = y] / #ties (shared evenly)."""
+class AMaxMin(Function):
+    """y = max (or min) of x over the dims D (all dims when D is None).
+    dL/dx = g * [x = y] / (number of ties in the group): tied extremes share the gradient
+    evenly, as PyTorch's amax/amin and max()/min() without a dim do."""
 
     save_inputs = True
     save_output = True
 
-    def forward(self, x, is_max):
-        return np.max(x) if is_max else np.min(x)
+    def forward(self, x, dims, keepdim, is_max):
+        self.dims, self.keepdim = dims, keepdim
+        return (np.max if is_max else np.min)(x, axis=dims, keepdims=keepdim)
 
     def backward(self, g):
-        hit = self.inputs[0]._data == self.output._data
+        x = self.inputs[0]._data
+        shape = x.shape
+        y = self.output._data if self.keepdim else self.output._data.reshape(_kept_shape(shape, self.dims))
+        hit = x == y
         dt = g._data.dtype
-        return g * const(hit.astype(dt) / dt.type(hit.sum()))
+        share = hit.astype(dt) / hit.sum(axis=self.dims, keepdims=True).astype(dt)
+        return _spread(g, shape, self.dims, self.keepdim) * const(share)
 
 
 class MaxMinDim(Function):
@@ -274,14 +282,12 @@ def prod(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
 def _maxmin(x: Tensor, dim, keepdim: bool, is_max: bool):
     name = "max" if is_max else "min"
     if isinstance(dim, Tensor):  # max(a, b): elementwise
-        from gradbox.ops.elementwise import maximum, minimum
-
         return (maximum if is_max else minimum)(x, dim)
     x = as_tensor(x, name)
     if x._data.size == 0:
         raise RuntimeError(f"{name}: expected a non-empty tensor")
     if dim is None:
-        return MaxMinAll.apply(x, is_max=is_max)
+        return AMaxMin.apply(x, dims=None, keepdim=False, is_max=is_max)
     d = norm_dim(dim, x._data.ndim, name)
     if x._data.ndim == 0:
         return (return_types_max if is_max else return_types_min)(x, Tensor._wrap(np.zeros((), np.int64)))
@@ -300,10 +306,24 @@ def min(x: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
     return _maxmin(x, dim, keepdim, False)
 
 
-def amax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    if dim is None or isinstance(dim, int):
-        return max(x) if dim is None else max(x, dim, keepdim).values
-    raise NotImplementedError("amax over several dims: reduce one dim at a time")
+def _amaxmin(x: Tensor, dim, keepdim: bool, is_max: bool, name: str) -> Tensor:
+    x = as_tensor(x, name)
+    dims = norm_dims(dim, x._data.ndim, name) if dim != () else None
+    if x._data.size == 0 and (dims is None or any(x._data.shape[d] == 0 for d in dims)):
+        raise RuntimeError(f"{name}: cannot reduce over an empty dimension (input shape {tuple(x._data.shape)})")
+    if x._data.ndim == 0:
+        dims = None
+    return AMaxMin.apply(x, dims=dims, keepdim=keepdim, is_max=is_max)
+
+
+def amax(x: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """Largest values over ``dim`` (an int, a tuple of ints, or all dims); ties share the gradient."""
+    return _amaxmin(x, dim, keepdim, True, "amax")
+
+
+def amin(x: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """Smallest values over ``dim`` (an int, a tuple of ints, or all dims); ties share the gradient."""
+    return _amaxmin(x, dim, keepdim, False, "amin")
 
 
 def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
@@ -347,10 +367,6 @@ def any(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
 
 def norm(x: Tensor, p=2, dim=None, keepdim: bool = False) -> Tensor:
     """The p-norm (sum |x|^p)^(1/p); p = 2 gives sqrt(sum x^2), p = inf the largest |x|."""
-    from gradbox.ops.elementwise import abs as _abs
-    from gradbox.ops.elementwise import pow as _pow
-    from gradbox.ops.elementwise import sqrt
-
     if p == 2:
         return sqrt(sum(x * x, dim, keepdim))
     if p == float("inf"):

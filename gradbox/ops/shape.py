@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradbox.autograd.function import Function
-from gradbox.ops._util import as_tensor, norm_dim, shape_arg
+from gradbox.ops._util import as_tensor, norm_dim, promote, shape_arg
 from gradbox.ops.index import getitem
 from gradbox.tensor import Tensor
 
@@ -256,8 +256,6 @@ def cat(tensors, dim: int = 0) -> Tensor:
     tensors = [as_tensor(t, "cat") for t in tensors]
     if not tensors:
         raise RuntimeError("cat: expected a non-empty list of tensors")
-    from gradbox.ops._util import promote
-
     if len({t._data.dtype for t in tensors}) > 1:
         tensors = promote("cat", *tensors)
     ref = tensors[0]._data.shape

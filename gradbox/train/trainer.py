@@ -20,10 +20,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from tqdm.auto import tqdm
+
 import gradbox as gb
 from gradbox.autograd.grad_mode import no_grad
 from gradbox.random import Generator
 from gradbox.serialization import load, save
+from gradbox.train.plots import plot_curves
 from gradbox.utils.data import DataLoader, RandomSampler
 
 
@@ -133,8 +136,6 @@ class Trainer:
     def _write_metrics(self) -> None:
         if self.out_dir is None:
             return
-        from gradbox.train.plots import plot_curves
-
         self.out_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.out_dir / ".metrics.jsonl.tmp"
         tmp.write_text("".join(json.dumps(h) + "\n" for h in self.history))
@@ -160,8 +161,6 @@ class Trainer:
         p = self._partial
         bar = None
         if self.progress:
-            from tqdm.auto import tqdm
-
             bar = tqdm(
                 total=len(loader),
                 initial=self.batch,

@@ -28,6 +28,7 @@ class MNIST1D(ArrayDataset):
         cache = Path(root) / "MNIST1D" / "mnist1d.npz"
         if not cache.exists():
             try:
+                # optional: mnist1d (the dev extra) generates the data once; the cache is used after
                 from mnist1d.data import get_dataset_args, make_dataset
             except ImportError:
                 raise RuntimeError(
