@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from gradbox.autograd import anomaly, grad_mode
+from gradbox.autograd.opmath import OpMath, document
 from gradbox.tensor import Tensor
 
 _new = object.__new__
@@ -39,7 +40,14 @@ class Function:
     or None when it needs no gradient), ``input_shapes``, and ``seq``, its creation number.
     Inputs always exist before the op that consumes them, so decreasing ``seq`` is a
     topological order of the graph; the engine uses it.
+
+    Every op class states its math as data in ``math`` (an :class:`OpMath`); defining the
+    class writes it into the docstring; gradbox's own ops are registered in ``Function.registry``
+    by name.
     """
+
+    math: OpMath | None = None
+    registry: dict[str, type[Function]] = {}
 
     __slots__ = ("next_functions", "input_shapes", "seq", "__dict__", "__weakref__")
     save_inputs = False
@@ -51,6 +59,15 @@ class Function:
     _retain: Any = None
     _freed = False
     _trace: list[str] | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("gradbox."):  # gradbox's own ops; a user's may reuse a name
+            other = Function.registry.setdefault(cls.__name__, cls)
+            if other is not cls:
+                raise TypeError(f"op name {cls.__name__} is taken by {other.__module__}.{other.__qualname__}")
+        if "math" in cls.__dict__ and cls.math is not None:
+            document(cls, cls.math)
 
     def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:
         raise NotImplementedError
