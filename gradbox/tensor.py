@@ -372,7 +372,7 @@ class Tensor:
         return _ops.pow(self, o)
 
     def __rpow__(self, o):
-        return _ops.pow(_ops.as_tensor(o, "pow", like=self), self)
+        return _ops.pow(_ops._util.as_tensor(o, "pow", like=self), self)
 
     def __matmul__(self, o):
         return _ops.matmul(self, o)

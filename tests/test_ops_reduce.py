@@ -126,3 +126,18 @@ def test_sum_of_ints_and_bools_is_int64_like_torch():
     assert gb.tensor([True, True, False]).sum().item() == 2
     assert gb.tensor([True, False]).sum().dtype == gb.int64
     assert gb.tensor([1, 2], dtype=gb.int32).sum().dtype == gb.int64
+
+
+@pytest.mark.parametrize("p", [1, 2, 3])
+def test_norm_gradient_at_a_zero_vector_is_zero_like_torch(p):
+    a = np.array([[1.0, -2.0, 0.0], [0.0, 0.0, 0.0]])
+    check(lambda x: gb.norm(x, p, dim=1), lambda x: torch.norm(x, p, dim=1), a)
+    x = gb.zeros(2, 3, requires_grad=True)
+    gb.norm(x, p).backward()
+    assert np.array_equal(x.grad.numpy(), np.zeros((2, 3)))
+
+
+def test_amax_of_an_empty_tensor_over_a_nonempty_dim_is_empty_and_over_an_empty_dim_raises():
+    assert gb.amax(gb.zeros(0, 3), 1).shape == (0,) == torch.amax(torch.zeros(0, 3), 1).shape
+    with pytest.raises(RuntimeError, match=r"amax: cannot reduce over an empty dimension \(input shape \(0, 3\)\)"):
+        gb.amax(gb.zeros(0, 3), 0)

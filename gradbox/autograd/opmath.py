@@ -51,10 +51,14 @@ def document(obj, math: OpMath, summary: str | None = None):
     """Attach ``math`` to a function or op class and write it into its docstring, after a
     one-line ``summary`` (or the object's own docstring, kept as prose after the math)."""
     own = (obj.__doc__ or "").strip()
-    head = summary if summary is not None else ""
-    prose = own if summary is None else ""
-    parts = [p for p in (head, "Math (g = dL/dy):\n    " + "\n    ".join(math.lines()), prose) if p]
-    obj.__doc__ = "\n\n".join(parts)
+    # the first line is the summary (help() dedents the lines after it, so the math block
+    # must not be first): the given summary, else the object's own first paragraph, else
+    # the forward formula
+    paras = own.split("\n\n", 1) if own else []
+    head = summary or (paras[0] if paras else math.forward)
+    prose = "" if summary else (paras[1] if len(paras) > 1 else "")
+    block = "Math (g = dL/dy, the upstream gradient):\n    " + "\n    ".join(math.lines())
+    obj.__doc__ = "\n\n".join(p for p in (head, block, prose) if p)
     obj.__math__ = math
     return obj
 

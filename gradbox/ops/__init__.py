@@ -8,7 +8,6 @@ The modules imported here export PyTorch's ``torch.<name>`` functions (all of th
 from types import ModuleType as _ModuleType
 
 from gradbox.ops import activation, conv, loss, normalization, pool, window  # the ops behind nn.functional
-from gradbox.ops._util import as_tensor
 from gradbox.ops.elementwise import (
     abs,
     add,

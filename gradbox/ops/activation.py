@@ -9,13 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from gradbox.autograd.function import Function
+from gradbox.autograd.opmath import OpMath
 from gradbox.ops._util import const
 from gradbox.ops.elementwise import Clamp, sigmoid, where
 from gradbox.tensor import Tensor
 
 
 class LeakyRelu(Function):
-    """y = x if x > 0 else a x.   dL/dx = g * (1 if x > 0 else a)."""
+    math = OpMath("y = x if x > 0 else a x", grads=("g * (1 if x > 0 else a)",), local=("1 if x > 0 else a",))
 
     def forward(self, x, slope):
         self.slope_mask = np.where(x > 0, 1, slope).astype(x.dtype)
@@ -26,7 +27,7 @@ class LeakyRelu(Function):
 
 
 class Elu(Function):
-    """y = x if x > 0 else a (e^x - 1).   dL/dx = g * (1 if x > 0 else y + a)."""
+    math = OpMath("y = x if x > 0 else a (e^x - 1)", grads=("g * (1 if x > 0 else y + a)",), local=("1 if x > 0 else a e^x",))
 
     save_inputs = True
     save_output = True
@@ -41,7 +42,11 @@ class Elu(Function):
 
 
 class Softplus(Function):
-    """y = (1/b) ln(1 + e^{b x}) (y = x where b x > threshold).   dL/dx = g * sigmoid(b x) (1 above threshold)."""
+    math = OpMath(
+        "y = (1/b) ln(1 + e^(b x)), and y = x where b x > threshold",
+        grads=("g * sigma(b x)  (g above the threshold)",),
+        local=("sigma(b x)",),
+    )
 
     save_inputs = True
 

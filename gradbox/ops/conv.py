@@ -22,6 +22,7 @@ import numpy as np
 
 from gradbox import _dtype
 from gradbox.autograd.function import Function
+from gradbox.autograd.opmath import OpMath
 from gradbox.ops.reduce import sum as _sum
 from gradbox.ops.shape import squeeze, unsqueeze
 from gradbox.ops.window import Geometry, ntuple, offset_slices, out_size, pad_spatial, windows
@@ -163,12 +164,15 @@ COLS_CACHE_BYTES = 16 * 2**20  # keep a forward's im2col matrix for the weight g
 
 
 class Conv(Function):
-    """y = x ⋆ w + b (cross-correlation, b per output channel).
+    """Small im2col matrices are kept from the forward pass for the weight gradient (speed);
+    large ones are rebuilt (memory)."""
 
-    dL/dx = conv_input(g, w),  dL/dw = conv_weight(x, g),  dL/db = sum of g over batch and positions.
-    Small im2col matrices are kept from the forward pass for the weight gradient (speed);
-    large ones are rebuilt (memory).
-    """
+    math = OpMath(
+        "y = x ⋆ w + b   (cross-correlation: y[n,o,p] = b[o] + sum_{c,k} w[o,c,k] x_pad[n,c,p*s + k*d])",
+        grads=("conv_input(g, w)", "conv_weight(x, g)", "sum of g over the batch and positions"),
+        inputs=("x", "w", "b"),
+        note="conv_input is the transposed convolution (the adjoint in x), conv_weight the correlation of x with g (the adjoint in w).",
+    )
 
     save_inputs = True
 
@@ -190,10 +194,12 @@ class Conv(Function):
 
 
 class ConvInput(Function):
-    """z = conv_input(g, w) = A_w^T g, the adjoint of x -> conv(x, w) (a transposed convolution).
-
-    dL/dg = conv(gz, w),  dL/dw = conv_weight(gz, g).
-    """
+    math = OpMath(
+        "z = conv_input(g, w) = A_w^T g   (the adjoint of x -> conv(x, w): a transposed convolution)",
+        grads=("conv(gz, w)", "conv_weight(gz, g)"),
+        inputs=("g", "w"),
+        note="Here gz = dL/dz is the upstream gradient.",
+    )
 
     save_inputs = True
 
@@ -209,10 +215,12 @@ class ConvInput(Function):
 
 
 class ConvWeight(Function):
-    """v = conv_weight(x, g) = B_x^T g, the adjoint of w -> conv(x, w) (correlation of x with g).
-
-    dL/dx = conv_input(g, gv),  dL/dg = conv(x, gv).
-    """
+    math = OpMath(
+        "v = conv_weight(x, g) = B_x^T g   (the adjoint of w -> conv(x, w): the correlation of x with g)",
+        grads=("conv_input(g, gv)", "conv(x, gv)"),
+        inputs=("x", "g"),
+        note="Here gv = dL/dv is the upstream gradient.",
+    )
 
     save_inputs = True
 

@@ -10,12 +10,13 @@ import numpy as np
 
 from gradbox import _dtype
 from gradbox.autograd.function import Function
+from gradbox.autograd.opmath import OpMath, op
 from gradbox.ops._util import as_tensor, binary, check_broadcast, const
 from gradbox.tensor import Tensor
 
 
 class Add(Function):
-    """y = a + b.   dL/da = g,  dL/db = g."""
+    math = OpMath("y = a + b", grads=("g", "g"), inputs=("a", "b"), local=("1", "1"))
 
     def forward(self, a, b):
         return a + b
@@ -25,7 +26,7 @@ class Add(Function):
 
 
 class Sub(Function):
-    """y = a - b.   dL/da = g,  dL/db = -g."""
+    math = OpMath("y = a - b", grads=("g", "-g"), inputs=("a", "b"), local=("1", "-1"))
 
     def forward(self, a, b):
         return a - b
@@ -35,7 +36,7 @@ class Sub(Function):
 
 
 class Mul(Function):
-    """y = a * b.   dL/da = g * b,  dL/db = g * a."""
+    math = OpMath("y = a * b", grads=("g * b", "g * a"), inputs=("a", "b"), local=("b", "a"))
 
     save_inputs = True
 
@@ -48,7 +49,7 @@ class Mul(Function):
 
 
 class Div(Function):
-    """y = a / b.   dL/da = g / b,  dL/db = -g * a / b^2."""
+    math = OpMath("y = a / b", grads=("g / b", "-g * a / b^2"), inputs=("a", "b"), local=("1 / b", "-a / b^2"))
 
     save_inputs = True
 
@@ -61,7 +62,13 @@ class Div(Function):
 
 
 class Pow(Function):
-    """y = a^b.   dL/da = g * b * a^(b-1)  (0 where b = 0),  dL/db = g * y * ln(a)  (0 where a = 0, b >= 0)."""
+    math = OpMath(
+        "y = a^b",
+        grads=("g * b * a^(b - 1)", "g * y * ln(a)"),
+        inputs=("a", "b"),
+        local=("b * a^(b - 1)", "y * ln(a)"),
+        note="dL/da is 0 where b = 0; dL/db is 0 where a = 0 and b >= 0 (as in PyTorch).",
+    )
 
     save_inputs = True
     save_output = True
@@ -80,7 +87,7 @@ class Pow(Function):
 
 
 class PowScalar(Function):
-    """y = x^p for a constant p.   dL/dx = g * p * x^(p-1)  (0 when p = 0)."""
+    math = OpMath("y = x^p (p a constant)", grads=("g * p * x^(p - 1)",), local=("p * x^(p - 1)",), note="0 when p = 0.")
 
     save_inputs = True
 
@@ -96,7 +103,7 @@ class PowScalar(Function):
 
 
 class Neg(Function):
-    """y = -x.   dL/dx = -g."""
+    math = OpMath("y = -x", grads=("-g",), local=("-1",))
 
     def forward(self, x):
         return np.negative(x)
@@ -106,7 +113,7 @@ class Neg(Function):
 
 
 class Exp(Function):
-    """y = e^x.   dL/dx = g * y."""
+    math = OpMath("y = e^x", grads=("g * y",), local=("e^x = y",))
 
     save_output = True
 
@@ -118,7 +125,7 @@ class Exp(Function):
 
 
 class Log(Function):
-    """y = ln x.   dL/dx = g / x."""
+    math = OpMath("y = ln x", grads=("g / x",), local=("1 / x",))
 
     save_inputs = True
 
@@ -130,7 +137,7 @@ class Log(Function):
 
 
 class Log1p(Function):
-    """y = ln(1 + x), accurate for small x.   dL/dx = g / (1 + x)."""
+    math = OpMath("y = ln(1 + x)", grads=("g / (1 + x)",), local=("1 / (1 + x)",), note="Accurate for small x.")
 
     save_inputs = True
 
@@ -142,7 +149,11 @@ class Log1p(Function):
 
 
 class Erf(Function):
-    """y = erf(x) = (2/sqrt(pi)) int_0^x e^{-t^2} dt.   dL/dx = g * (2/sqrt(pi)) e^{-x^2}."""
+    math = OpMath(
+        "y = erf(x) = (2 / sqrt(pi)) int_0^x e^(-t^2) dt",
+        grads=("g * (2 / sqrt(pi)) * e^(-x^2)",),
+        local=("(2 / sqrt(pi)) * e^(-x^2)",),
+    )
 
     save_inputs = True
 
@@ -157,7 +168,7 @@ class Erf(Function):
 
 
 class Sqrt(Function):
-    """y = sqrt(x).   dL/dx = g / (2 y)."""
+    math = OpMath("y = sqrt(x)", grads=("g / (2 y)",), local=("1 / (2 sqrt(x))",))
 
     save_output = True
 
@@ -169,7 +180,7 @@ class Sqrt(Function):
 
 
 class Abs(Function):
-    """y = |x|.   dL/dx = g * sign(x)  (sign(0) = 0, so the subgradient at 0 is 0, as in PyTorch)."""
+    math = OpMath("y = |x|", grads=("g * sign(x)",), local=("sign(x)",), note="sign(0) = 0: the subgradient at 0 is 0, as in PyTorch.")
 
     save_inputs = True
 
@@ -181,7 +192,7 @@ class Abs(Function):
 
 
 class Sin(Function):
-    """y = sin x.   dL/dx = g * cos x."""
+    math = OpMath("y = sin x", grads=("g * cos x",), local=("cos x",))
 
     save_inputs = True
 
@@ -193,7 +204,7 @@ class Sin(Function):
 
 
 class Cos(Function):
-    """y = cos x.   dL/dx = -g * sin x."""
+    math = OpMath("y = cos x", grads=("-g * sin x",), local=("-sin x",))
 
     save_inputs = True
 
@@ -205,7 +216,7 @@ class Cos(Function):
 
 
 class Tanh(Function):
-    """y = tanh x.   dL/dx = g * (1 - y^2)."""
+    math = OpMath("y = tanh x", grads=("g * (1 - y^2)",), local=("1 - tanh(x)^2",))
 
     save_output = True
 
@@ -218,7 +229,9 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
-    """y = 1 / (1 + e^-x), computed without overflow.   dL/dx = g * y * (1 - y)."""
+    """Computed without overflow (scipy's expit)."""
+
+    math = OpMath("y = sigma(x) = 1 / (1 + e^(-x))", grads=("g * y * (1 - y)",), local=("sigma(x) * (1 - sigma(x))",))
 
     save_output = True
 
@@ -234,7 +247,7 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """y = max(x, 0).   dL/dx = g * [y > 0]  (0 at x = 0, as in PyTorch)."""
+    math = OpMath("y = max(x, 0)", grads=("g * [x > 0]",), local=("[x > 0]",), note="The derivative at x = 0 is taken as 0, as in PyTorch.")
 
     save_output = True
 
@@ -247,8 +260,12 @@ class Relu(Function):
 
 
 class Clamp(Function):
-    """y = min(max(x, lo), hi).   dL/dx = g * [lo <= x <= hi]  (the bounds pass the gradient);
-    with ``strict`` (hardtanh, relu6) dL/dx = g * [lo < x < hi], as PyTorch."""
+    math = OpMath(
+        "y = min(max(x, lo), hi)",
+        grads=("g * [lo <= x <= hi]",),
+        local=("[lo <= x <= hi]",),
+        note="The bounds pass the gradient; with strict (hardtanh, relu6) it is [lo < x < hi], as in PyTorch.",
+    )
 
     save_inputs = True
 
@@ -268,7 +285,12 @@ class Clamp(Function):
 
 
 class Maximum(Function):
-    """y = max(a, b).   dL/da = g * ([a > b] + [a = b]/2),  dL/db = g * ([b > a] + [a = b]/2)."""
+    math = OpMath(
+        "y = max(a, b)",
+        grads=("g * ([a > b] + [a = b] / 2)", "g * ([b > a] + [a = b] / 2)"),
+        inputs=("a", "b"),
+        note="Ties share the gradient evenly, as in PyTorch.",
+    )
 
     save_inputs = True
 
@@ -281,7 +303,12 @@ class Maximum(Function):
 
 
 class Minimum(Function):
-    """y = min(a, b).   dL/da = g * ([a < b] + [a = b]/2),  dL/db = g * ([b < a] + [a = b]/2)."""
+    math = OpMath(
+        "y = min(a, b)",
+        grads=("g * ([a < b] + [a = b] / 2)", "g * ([b < a] + [a = b] / 2)"),
+        inputs=("a", "b"),
+        note="Ties share the gradient evenly, as in PyTorch.",
+    )
 
     save_inputs = True
 
@@ -300,7 +327,7 @@ def _split_ties(g: Tensor, first: np.ndarray, second: np.ndarray, tie: np.ndarra
 
 
 class Where(Function):
-    """y = a where c else b (c a constant bool mask).   dL/da = g * [c],  dL/db = g * [not c]."""
+    math = OpMath("y = a where c else b (c a constant bool mask)", grads=("g * [c]", "g * [not c]"), inputs=("a", "b"))
 
     def forward(self, a, b, cond):
         self.cond = cond
@@ -312,7 +339,7 @@ class Where(Function):
 
 
 class Cast(Function):
-    """y = x converted to another dtype.   dL/dx = g converted back to x's dtype."""
+    math = OpMath("y = x converted to another dtype", grads=("g converted back to x's dtype",), note="No gradient flows to integer or bool inputs.")
 
     def forward(self, x, dtype):
         self.src = x.dtype
@@ -325,22 +352,26 @@ class Cast(Function):
 # ---- functional forms -------------------------------------------------------------------
 
 
+@op(Add)
 def add(a, b, *, alpha=1) -> Tensor:
     if alpha != 1:
         b = mul(b, alpha)
     return Add.apply(*binary("add", a, b))
 
 
+@op(Sub)
 def sub(a, b, *, alpha=1) -> Tensor:
     if alpha != 1:
         b = mul(b, alpha)
     return Sub.apply(*binary("sub", a, b))
 
 
+@op(Mul)
 def mul(a, b) -> Tensor:
     return Mul.apply(*binary("mul", a, b))
 
 
+@op(Div)
 def div(a, b, *, rounding_mode: str | None = None) -> Tensor:
     if rounding_mode is not None:
         return floor_divide(a, b) if rounding_mode == "floor" else _no_grad(a, b, "div", np.trunc, np.divide)
@@ -356,16 +387,24 @@ def _no_grad(a, b, op, post, fn) -> Tensor:
     return Tensor._wrap(post(out) if post is not None else out)
 
 
+@op(OpMath("y = floor(a / b)", grads=None, inputs=("a", "b")), summary="Elementwise floor(a / b); its gradient is zero almost everywhere, so it is not recorded.")
 def floor_divide(a, b) -> Tensor:
-    """Elementwise floor(a / b); not differentiable (its gradient is zero almost everywhere)."""
     return _no_grad(a, b, "floor_divide", None, np.floor_divide)
 
 
+@op(OpMath("y = a - b * floor(a / b) (the sign of b, as Python's %)", grads=None, inputs=("a", "b")))
 def remainder(a, b) -> Tensor:
-    """Python-style a mod b; not differentiable here."""
     return _no_grad(a, b, "remainder", None, np.remainder)
 
 
+@op(
+    OpMath(
+        "y = x^e",
+        grads=("g * e * x^(e - 1)", "g * y * ln(x)"),
+        inputs=("x", "e"),
+        note="A Python number as exponent is a constant (PowScalar); a tensor exponent is differentiated too (Pow).",
+    )
+)
 def pow(x, exponent) -> Tensor:  # noqa: A001 - torch.pow
     if isinstance(exponent, bool | int | float) and isinstance(x, Tensor):
         if x._data.dtype.kind != "f" and isinstance(exponent, int) and exponent < 0:
@@ -380,6 +419,7 @@ def _default_float():
     return _dtype.get_default_dtype()
 
 
+@op(Neg)
 def neg(x: Tensor) -> Tensor:
     return Neg.apply(x)
 
@@ -392,8 +432,8 @@ def _unary(cls, name: str, doc_from: type):
         return cls.apply(x)
 
     f.__name__ = f.__qualname__ = name
-    f.__doc__ = doc_from.__doc__
-    return f
+    f.__doc__ = None
+    return op(doc_from)(f)
 
 
 exp = _unary(Exp, "exp", Exp)
@@ -407,14 +447,17 @@ tanh = _unary(Tanh, "tanh", Tanh)
 sigmoid = _unary(Sigmoid, "sigmoid", Sigmoid)
 
 
+@op(Abs)
 def abs(x: Tensor) -> Tensor:  # noqa: A001 - torch.abs
     return Abs.apply(as_tensor(x, "abs"))
 
 
+@op(Relu)
 def relu(x: Tensor) -> Tensor:
     return Relu.apply(as_tensor(x, "relu"))
 
 
+@op(Clamp, summary="Clamp every element into [min, max] (either bound may be None; tensor bounds broadcast).")
 def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch argument names
     if min is None and max is None:
         raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
@@ -433,16 +476,18 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch argu
 clip = clamp
 
 
+@op(Maximum)
 def maximum(a, b) -> Tensor:
     return Maximum.apply(*binary("maximum", a, b))
 
 
+@op(Minimum)
 def minimum(a, b) -> Tensor:
     return Minimum.apply(*binary("minimum", a, b))
 
 
+@op(Where, summary="Pick ``a`` where ``condition`` holds, else ``b`` (all three broadcast).")
 def where(condition, a, b) -> Tensor:
-    """Pick ``a`` where ``condition`` holds, else ``b`` (all three broadcast)."""
     cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")
@@ -451,25 +496,29 @@ def where(condition, a, b) -> Tensor:
     return Where.apply(a, b, cond=cond)
 
 
+@op(OpMath("y = sign(x) in {-1, 0, 1}", grads=None), summary="Its gradient is zero almost everywhere, so it is not recorded.")
 def sign(x: Tensor) -> Tensor:
-    """sign(x) in {-1, 0, 1}; its gradient is zero almost everywhere, so it is not recorded."""
     return Tensor._wrap(np.sign(x._data))
 
 
+@op(OpMath("y = x^2", grads=("2 g x",), local=("2 x",), note="Computed as mul(x, x)."))
 def square(x: Tensor) -> Tensor:
     return mul(x, x)
 
 
+@op(OpMath("y = x^(-1/2)", grads=("-g x^(-3/2) / 2",), local=("-x^(-3/2) / 2",), note="Computed as pow(x, -0.5)."))
 def rsqrt(x: Tensor) -> Tensor:
     return pow(x, -0.5)
 
 
+@op(OpMath("y = 1 / x", grads=("-g / x^2",), local=("-1 / x^2",), note="Computed as div(1, x)."))
 def reciprocal(x: Tensor) -> Tensor:
     return div(1.0, x)
 
 
+@op(OpMath("y = value where mask else x", grads=("g * [not mask]", "sum of g over the mask"), inputs=("x", "value"), note="Computed as where(mask, value, x)."))
 def masked_fill(x: Tensor, mask, value) -> Tensor:
-    """x with ``value`` where ``mask`` is True.   dL/dx = g * [not mask]."""
+    """x with ``value`` where ``mask`` is True."""
     m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
     if m.dtype != np.bool_:
         raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {m.dtype}")
@@ -482,39 +531,43 @@ def masked_fill(x: Tensor, mask, value) -> Tensor:
     return Where.apply(value, x, cond=m)
 
 
-def _compare(npf, name):
+def _compare(npf, name, symbol):
     def f(a, b) -> Tensor:
         a, b = binary(name, a, b)
         return Tensor._wrap(npf(a._data, b._data))
 
-    f.__name__ = name
-    f.__doc__ = f"Elementwise {name} as a bool tensor (not differentiable)."
-    return f
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = None
+    return op(OpMath(f"y = a {symbol} b (bool)", grads=None, inputs=("a", "b")))(f)
 
 
-eq = _compare(np.equal, "eq")
-ne = _compare(np.not_equal, "ne")
-lt = _compare(np.less, "lt")
-le = _compare(np.less_equal, "le")
-gt = _compare(np.greater, "gt")
-ge = _compare(np.greater_equal, "ge")
-logical_and = _compare(np.logical_and, "logical_and")
-logical_or = _compare(np.logical_or, "logical_or")
-logical_xor = _compare(np.logical_xor, "logical_xor")
+eq = _compare(np.equal, "eq", "==")
+ne = _compare(np.not_equal, "ne", "!=")
+lt = _compare(np.less, "lt", "<")
+le = _compare(np.less_equal, "le", "<=")
+gt = _compare(np.greater, "gt", ">")
+ge = _compare(np.greater_equal, "ge", ">=")
+logical_and = _compare(np.logical_and, "logical_and", "and")
+logical_or = _compare(np.logical_or, "logical_or", "or")
+logical_xor = _compare(np.logical_xor, "logical_xor", "xor")
 
 
+@op(OpMath("y = not x (bool)", grads=None))
 def logical_not(x: Tensor) -> Tensor:
     return Tensor._wrap(np.logical_not(x._data))
 
 
+@op(OpMath("y = [x is NaN] (bool)", grads=None))
 def isnan(x: Tensor) -> Tensor:
     return Tensor._wrap(np.isnan(x._data))
 
 
+@op(OpMath("y = [x is finite] (bool)", grads=None))
 def isfinite(x: Tensor) -> Tensor:
     return Tensor._wrap(np.isfinite(x._data))
 
 
+@op(Cast)
 def cast(x: Tensor, dtype) -> Tensor:
     npd = _dtype.to_numpy_dtype(dtype)
     if x._data.dtype == npd:
@@ -522,6 +575,7 @@ def cast(x: Tensor, dtype) -> Tensor:
     return Cast.apply(x, dtype=npd)
 
 
+@op(OpMath("y = a OP b bit by bit (and, or, xor of integers or bools)", grads=None, inputs=("a", "b")))
 def bitwise(npf, a, b) -> Tensor:
     a, b = binary(npf.__name__, a, b)
     return Tensor._wrap(npf(a._data, b._data))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradbox.autograd.function import Function
+from gradbox.autograd.opmath import OpMath, op
 from gradbox.ops._util import norm_dim
 from gradbox.tensor import Tensor
 
@@ -40,7 +41,11 @@ def normalize_index(idx):
 
 
 class Index(Function):
-    """y = x[idx].   dL/dx = scatter-add of g into zeros at idx."""
+    math = OpMath(
+        "y = x[idx]",
+        grads=("zeros(x.shape) with g scatter-added at idx",),
+        note="Repeated (advanced) indices add up: the gradient of x[[0, 0]] at x_0 is g_0 + g_1.",
+    )
 
     def forward(self, x, idx, advanced):
         self.idx, self.advanced = idx, advanced
@@ -51,7 +56,14 @@ class Index(Function):
 
 
 class IndexAdd(Function):
-    """y = zeros(shape) with g added at idx (np.add.at when indices may repeat).   dL/dg = g_y[idx]."""
+    """The backward of Index; uses np.add.at when indices may repeat (advanced indexing)."""
+
+    math = OpMath(
+        "y = zeros(shape) with v added at idx",
+        grads=("g[idx]",),
+        inputs=("v",),
+        note="Repeated indices add up.",
+    )
 
     def forward(self, g, idx, shape, advanced):
         self.idx, self.advanced = idx, advanced
@@ -66,6 +78,10 @@ class IndexAdd(Function):
         return Index.apply(gg, idx=self.idx, advanced=self.advanced)
 
 
+@op(
+    Index,
+    summary="x[idx] with basic (slices, ints, None, ...) and advanced (int or bool arrays, lists, tensors) indices.",
+)
 def getitem(x: Tensor, idx) -> Tensor:
     nidx, advanced = normalize_index(idx)
     try:
@@ -74,13 +90,28 @@ def getitem(x: Tensor, idx) -> Tensor:
         raise IndexError(f"index: {e} (tensor shape {x._data.shape})") from None
 
 
+@op(
+    OpMath(
+        "y = the entries of x at positions index along dim",
+        grads=("zeros(x.shape) with g scatter-added at index along dim",),
+        note="Repeated indices add up. Computed as getitem.",
+    ),
+    summary="Select entries of x along ``dim`` at the int positions in ``index``.",
+)
 def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
     d = norm_dim(dim, x._data.ndim, "index_select")
     return getitem(x, (slice(None),) * d + (index,))
 
 
+@op(
+    OpMath(
+        "y[i][j] = x[index[i][j]][j] for dim 0 (and likewise for other dims); y has index's shape",
+        grads=("zeros(x.shape) with g scatter-added at the gathered positions",),
+        note="Repeated indices add up. Computed as getitem with index along dim and ranges along the other dims.",
+    ),
+    summary="Pick values of x along ``dim`` at the positions in ``index``.",
+)
 def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
-    """y[i][j] = x[index[i][j]][j] for dim 0 (and likewise for other dims)."""
     d = norm_dim(dim, x._data.ndim, "gather")
     ind = index._data if isinstance(index, Tensor) else np.asarray(index)
     grids = list(np.ogrid[tuple(slice(s) for s in ind.shape)])
@@ -89,7 +120,11 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
 
 
 class Take(Function):
-    """y = x.flat[idx] (idx an int array of any shape).   dL/dx = scatter_add(g, idx) into x's shape."""
+    math = OpMath(
+        "y = x.flat[idx] (idx an int array of any shape)",
+        grads=("zeros(x.shape) with g scatter-added at flat positions idx",),
+        note="Repeated indices add up.",
+    )
 
     def forward(self, x, idx):
         self.idx = idx
@@ -100,10 +135,14 @@ class Take(Function):
 
 
 class ScatterAdd(Function):
-    """y = zeros(shape) with y.flat[idx] += g (repeated indices add up, via np.bincount).
+    """The backward of Take; sums with np.bincount."""
 
-    dL/dg = gy.flat[idx].
-    """
+    math = OpMath(
+        "y = zeros(shape) with y.flat[idx] += v",
+        grads=("g.flat[idx]",),
+        inputs=("v",),
+        note="Repeated indices add up.",
+    )
 
     def forward(self, g, idx, shape):
         self.idx = idx

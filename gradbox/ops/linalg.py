@@ -10,6 +10,7 @@ import numpy as np
 
 from gradbox._dtype import from_numpy_dtype
 from gradbox.autograd.function import Function
+from gradbox.autograd.opmath import OpMath, op
 from gradbox.ops._util import as_tensor, check_broadcast
 from gradbox.ops.reduce import sum as sum_
 from gradbox.ops.shape import reshape, transpose
@@ -17,7 +18,13 @@ from gradbox.tensor import Tensor
 
 
 class Matmul(Function):
-    """Y = A @ B (ndim >= 2, batched).   dL/dA = G @ B^T,  dL/dB = A^T @ G  (batch dims summed by the engine)."""
+    math = OpMath(
+        "Y = A @ B",
+        grads=("G @ B^T", "A^T @ G"),
+        inputs=("A", "B"),
+        note="G = dL/dY; ^T swaps the last two dims. A and B have ndim >= 2; their batch dims broadcast, "
+        "and the gradients' batch dims are summed back by the engine.",
+    )
 
     save_inputs = True
 
@@ -31,8 +38,8 @@ class Matmul(Function):
         return ga, gb
 
 
+@op(Matmul, summary="Matrix product with PyTorch's rules for 1-D operands (a vector is promoted, then squeezed).")
 def matmul(a, b) -> Tensor:
-    """Matrix product with PyTorch's rules for 1-D operands (a vector is promoted, then squeezed)."""
     a, b = as_tensor(a, "matmul"), as_tensor(b, "matmul")
     sa, sb = a._data.shape, b._data.shape
     if a._data.dtype != b._data.dtype:
@@ -63,31 +70,50 @@ def matmul(a, b) -> Tensor:
     return y
 
 
+@op(Matmul, summary="Matrix product of two 2-D tensors.")
 def mm(a: Tensor, b: Tensor) -> Tensor:
     if a.ndim != 2 or b.ndim != 2:
         raise RuntimeError(f"mm: expects 2-D tensors, got {a.shape} and {b.shape}")
     return matmul(a, b)
 
 
+@op(Matmul, summary="Batched matrix product of two 3-D tensors with the same batch size.")
 def bmm(a: Tensor, b: Tensor) -> Tensor:
     if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
         raise RuntimeError(f"bmm: expects 3-D tensors with the same batch size, got {a.shape} and {b.shape}")
     return matmul(a, b)
 
 
+@op(
+    OpMath("y = sum_i a_i b_i", grads=("g * b", "g * a"), inputs=("a", "b"), note="Computed as matmul."),
+    summary="Inner product of two 1-D tensors.",
+)
 def dot(a: Tensor, b: Tensor) -> Tensor:
     if a.ndim != 1 or b.ndim != 1:
         raise RuntimeError(f"dot: expects 1-D tensors, got {a.shape} and {b.shape}")
     return matmul(a, b)
 
 
+@op(
+    OpMath(
+        "Y_ij = a_i b_j",
+        grads=("G @ b  (sum_j G_ij b_j)", "G^T @ a  (sum_i G_ij a_i)"),
+        inputs=("a", "b"),
+        note="G = dL/dY. Computed as the broadcast product a[:, None] * b[None, :].",
+    ),
+    summary="Outer product of two vectors.",
+)
 def outer(a: Tensor, b: Tensor) -> Tensor:
     return reshape(a, (-1, 1)) * reshape(b, (1, -1))
 
 
 class Linear(Function):
-    """y = x W^T (+ b) for x (M, in), W (out, in).
-    dL/dx = g W,  dL/dW = g^T x,  dL/db = sum over rows of g."""
+    math = OpMath(
+        "y = x W^T + b",
+        grads=("g W", "g^T x", "sum over rows of g"),
+        inputs=("x", "W", "b"),
+        note="x (M, in), W (out, in), b (out,); b is optional.",
+    )
 
     save_inputs = True
 
@@ -106,8 +132,8 @@ class Linear(Function):
         return gx, gw, (sum_(g, 0) if self.inputs[2].requires_grad else None)
 
 
+@op(Linear, summary="Affine map of the last dim of ``input``: x W^T + b (leading dims are flattened into rows).")
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """y = x W^T + b.   dL/dx = g W,  dL/dW = g^T x,  dL/db = sum over batch of g."""
     in_features = weight._data.shape[-1]
     if input._data.ndim == 0 or input._data.shape[-1] != in_features:
         raise RuntimeError(

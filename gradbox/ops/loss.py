@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradbox.autograd.function import Function
+from gradbox.autograd.opmath import OpMath
 from gradbox.ops._util import const
 from gradbox.ops.reduce import softmax
 from gradbox.ops.shape import movedim, reshape, unsqueeze
@@ -22,10 +23,12 @@ from gradbox.tensor import Tensor
 
 
 class SoftmaxCrossEntropy(Function):
-    """loss_i = -sum_c r_ic log softmax(z_i)_c for logits z (M, C) and constant coefficients r.
-
-    dL/dz = g_i (softmax(z_i) * sum_c r_ic - r_i).
-    """
+    math = OpMath(
+        "loss_i = -sum_c r_ic log softmax(z_i)_c   (logits z (M, C), constant target coefficients r)",
+        grads=("g_i (softmax(z_i) * sum_c r_ic - r_i)",),
+        inputs=("z",),
+        note="For a one-hot target r_i = onehot(y_i) this is g_i (p_i - onehot(y_i)), p = softmax(z).",
+    )
 
     save_inputs = True
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from gradbox.autograd import grad_mode
 from gradbox.autograd.function import Function
+from gradbox.autograd.opmath import OpMath
 from gradbox.ops._util import const
 from gradbox.ops.elementwise import sqrt
 from gradbox.ops.reduce import mean
@@ -14,15 +15,21 @@ from gradbox.ops.reduce import sum as sum_
 
 
 class BatchNormTrain(Function):
-    """Training-mode batch norm of x (N, C, ...) per channel, fused:
-
-        x^ = (x - mu) / sqrt(s2 + eps),  y = gamma x^ + beta   (mu, s2 over N and spatial dims)
-        dL/dbeta = sum g,  dL/dgamma = sum g x^,
-        dL/dx = gamma / (M sqrt(s2 + eps)) * (M g - sum g - x^ sum g x^),  M values per channel.
+    """Training-mode batch norm of x (N, C, ...), fused: the statistics once, the closed-form backward.
 
     The backward is written in gradbox ops on the saved x^; under ``create_graph`` it uses an
-    x^ recomputed from x with gradbox ops, so second derivatives stay exact.
-    """
+    x^ recomputed from x with gradbox ops, so second derivatives stay exact."""
+
+    math = OpMath(
+        "y = gamma x^ + beta,  x^ = (x - mu) / sqrt(s2 + eps)   (mu, s2: mean and biased variance per channel)",
+        grads=(
+            "gamma / (M sqrt(s2 + eps)) * (M g - sum g - x^ sum g x^)",
+            "sum of g x^ per channel",
+            "sum of g per channel",
+        ),
+        inputs=("x", "gamma", "beta"),
+        note="Sums run over the batch and spatial dims of a channel; M values per channel.",
+    )
 
     save_inputs = True
 

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from gradbox.autograd.function import Function
+from gradbox.autograd.opmath import OpMath
 from gradbox.ops.elementwise import mul
 from gradbox.ops.index import getitem
 from gradbox.ops.linalg import matmul
@@ -23,9 +24,11 @@ from gradbox.tensor import Tensor
 
 
 class MaxPool(Function):
-    """y[p] = max over window p (NaN wins, as in PyTorch).
-    dL/dx = g[p] put at the argmax of window p (the first on ties), summed where windows overlap.
-    """
+    math = OpMath(
+        "y[p] = max of x over window p",
+        grads=("g[p] put at the argmax of window p, summed where windows overlap",),
+        note="NaN wins the max, and the first maximum takes the gradient on ties, as in PyTorch.",
+    )
 
     def forward(self, x, kernel, stride, dilation, pads, out):
         xp = pad_spatial(x, pads, -np.inf)
@@ -56,8 +59,13 @@ class MaxPool(Function):
 
 
 class MaxPoolScatter(Function):
-    """z = zeros(input shape) with z[argmax of window p] += g[p] (a loop over kernel offsets).
-    dL/dg = gz gathered at each window's argmax (MaxPoolGather)."""
+    """A loop over the kernel offsets."""
+
+    math = OpMath(
+        "z = zeros(input shape) with z[argmax of window p] += g[p]",
+        grads=("gz gathered at each window's argmax (MaxPoolGather)",),
+        inputs=("g",),
+    )
 
     def forward(self, g, arg, geometry, xp_shape):
         self.arg, self.geometry = arg, geometry
@@ -71,7 +79,7 @@ class MaxPoolScatter(Function):
 
 
 class MaxPoolGather(Function):
-    """y[p] = x[argmax of window p] (fixed argmax).   dL/dx = MaxPoolScatter of g."""
+    math = OpMath("y[p] = x[argmax of window p] (the argmax fixed)", grads=("MaxPoolScatter of g",))
 
     def forward(self, x, arg, geometry):
         self.arg, self.geometry = arg, geometry
@@ -85,7 +93,7 @@ class MaxPoolGather(Function):
 
 
 class WindowSum(Function):
-    """y[p] = sum_k x[p*s + k*d] over window p.   dL/dx = window_spread(g): each g[p] added over window p."""
+    math = OpMath("y[p] = sum_k x[p*s + k*d] over window p", grads=("window_spread(g): each g[p] added over window p",))
 
     def forward(self, x, kernel, stride, dilation, out):
         self.args = (kernel, stride, dilation)
@@ -97,7 +105,11 @@ class WindowSum(Function):
 
 
 class WindowSpread(Function):
-    """z[q] = sum of g[p] over the windows p that contain q (adjoint of WindowSum).   dL/dg = window_sum(gz)."""
+    math = OpMath(
+        "z[q] = sum of g[p] over the windows p that contain q   (the adjoint of WindowSum)",
+        grads=("window_sum(gz)",),
+        inputs=("g",),
+    )
 
     def forward(self, g, args, x_shape):
         self.args = args

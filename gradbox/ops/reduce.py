@@ -11,9 +11,10 @@ from collections import namedtuple
 import numpy as np
 
 from gradbox.autograd.function import Function
+from gradbox.autograd.opmath import OpMath, op
 from gradbox.ops._util import as_tensor, const, norm_dim, norm_dims
 from gradbox.ops.elementwise import abs as _abs
-from gradbox.ops.elementwise import exp, maximum, minimum, sqrt
+from gradbox.ops.elementwise import exp, maximum, minimum, sqrt, where
 from gradbox.ops.elementwise import pow as _pow
 from gradbox.ops.shape import expand, reshape
 from gradbox.tensor import Tensor
@@ -41,8 +42,11 @@ def _count(shape: tuple, dims: tuple | None) -> int:
     return int(np.prod([shape[d] for d in dims], dtype=np.int64))
 
 
+_D = "D is the set of reduced dims (all dims when dim is None); keepdim=False drops them from y."
+
+
 class Sum(Function):
-    """y = sum_{i in D} x_i.   dL/dx = g broadcast over D."""
+    math = OpMath("y = sum_{i in D} x_i", grads=("g broadcast over D",), note=_D)
 
     def forward(self, x, dims, keepdim):
         self.dims, self.keepdim = dims, keepdim
@@ -53,7 +57,11 @@ class Sum(Function):
 
 
 class Mean(Function):
-    """y = (1/N) sum_{i in D} x_i.   dL/dx = g / N broadcast over D."""
+    math = OpMath(
+        "y = (1/N) sum_{i in D} x_i",
+        grads=("g / N broadcast over D",),
+        note=_D + " N is the number of elements reduced.",
+    )
 
     def forward(self, x, dims, keepdim):
         self.dims, self.keepdim = dims, keepdim
@@ -65,10 +73,12 @@ class Mean(Function):
 
 
 class Var(Function):
-    """y = sum_{i in D} (x_i - mean)^2 / (N - c), c the correction (1: unbiased).
-
-    dL/dx = g * 2 (x - mean) / (N - c).
-    """
+    math = OpMath(
+        "y = sum_{i in D} (x_i - mean)^2 / (N - c)",
+        grads=("g * 2 (x - mean) / (N - c)",),
+        note=_D + " mean is over D, N the number of elements reduced, c the correction (1, the default: "
+        "unbiased; 0: population); g is broadcast over D.",
+    )
 
     save_inputs = True
 
@@ -84,7 +94,12 @@ class Var(Function):
 
 
 class Std(Function):
-    """y = sqrt(var(x)).   dL/dx = g * (x - mean) / ((N - c) y)."""
+    math = OpMath(
+        "y = sqrt(var(x)) over D",
+        grads=("g * (x - mean) / ((N - c) y)",),
+        note=_D + " mean is over D, N the number of elements reduced, c the correction as in var; g and y are "
+        "broadcast over D.",
+    )
 
     save_inputs = True
     save_output = True
@@ -103,11 +118,14 @@ class Std(Function):
 
 
 class Prod(Function):
-    """y = prod_{i in D} x_i.   dL/dx_i = g * prod_{j != i} x_j  ( = g * y / x_i when no x_i is 0).
+    """Where some x_i is 0 the product of the others is formed exactly from prefix and suffix
+    products; that branch is not differentiable a second time."""
 
-    Where some x_i is 0 the product of the others is formed exactly from prefix and suffix
-    products; that branch is not differentiable a second time.
-    """
+    math = OpMath(
+        "y = prod_{i in D} x_i",
+        grads=("g * prod_{j in D, j != i} x_j   (= g * y / x_i when no x is 0)",),
+        note="D is the one reduced dim (all dims when dim is None); g is broadcast over D.",
+    )
 
     save_inputs = True
     save_output = True
@@ -133,9 +151,12 @@ class Prod(Function):
 
 
 class AMaxMin(Function):
-    """y = max (or min) of x over the dims D (all dims when D is None).
-    dL/dx = g * [x = y] / (number of ties in the group): tied extremes share the gradient
-    evenly, as PyTorch's amax/amin and max()/min() without a dim do."""
+    math = OpMath(
+        "y = max (or min) of x over the dims D (all dims when D is None)",
+        grads=("g * [x = y] / n",),
+        note="n is the number of elements of x's group equal to y: tied extremes share the gradient evenly, "
+        "as PyTorch's amax/amin and max()/min() without a dim do.",
+    )
 
     save_inputs = True
     save_output = True
@@ -155,7 +176,12 @@ class AMaxMin(Function):
 
 
 class MaxMinDim(Function):
-    """(values, indices) = max (or min) along dim d.   dL/dx = g at the chosen index, 0 elsewhere."""
+    math = OpMath(
+        "y = max (or min) of x along dim d",
+        grads=("g at the chosen index along d, 0 elsewhere",),
+        note="The chosen index is the first extreme along d; it is returned beside the values as int64 "
+        "indices, which carry no gradient. Only the chosen element of tied extremes gets the gradient.",
+    )
 
     def forward(self, x, dim, keepdim, is_max):
         idx = (np.argmax if is_max else np.argmin)(x, axis=dim, keepdims=True)
@@ -171,10 +197,13 @@ class MaxMinDim(Function):
 
 
 class LogSumExp(Function):
-    """y = log sum_{i in D} e^{x_i}, computed as m + log sum e^{x_i - m} with m = max x.
+    """Computed as m + log sum e^(x_i - m) with m = max x (0 where the max is infinite), so it does not overflow."""
 
-    dL/dx = g * e^{x - y} = g * softmax(x): the gradient of logsumexp is the softmax.
-    """
+    math = OpMath(
+        "y = log sum_{i in D} e^(x_i)",
+        grads=("g * e^(x - y) = g * softmax(x)",),
+        note=_D + " The gradient of logsumexp is the softmax over D; g and y are broadcast over D.",
+    )
 
     save_inputs = True
     save_output = True
@@ -195,7 +224,11 @@ class LogSumExp(Function):
 
 
 class Softmax(Function):
-    """y_i = e^{x_i} / sum_j e^{x_j} along dim.   dL/dx = y * (g - sum_j g_j y_j)."""
+    math = OpMath(
+        "y_i = e^(x_i) / sum_j e^(x_j) along dim",
+        grads=("y * (g - sum_j g_j y_j)",),
+        note="The sums run along dim. Computed from x - max x, so it does not overflow.",
+    )
 
     save_output = True
 
@@ -211,7 +244,11 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
-    """y_i = x_i - logsumexp(x) along dim.   dL/dx = g - softmax(x) * sum_j g_j."""
+    math = OpMath(
+        "y_i = x_i - log sum_j e^(x_j) along dim",
+        grads=("g - softmax(x) * sum_j g_j",),
+        note="The sums run along dim; softmax(x) = e^y. Computed from x - max x, so it does not overflow.",
+    )
 
     save_output = True
 
@@ -234,6 +271,7 @@ def _float_input(x, op: str) -> Tensor:
     return x
 
 
+@op(Sum, summary="Sum over ``dim`` (an int, a tuple of ints, or all dims); bool and integer inputs sum as int64.")
 def sum(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A001
     x = as_tensor(x, "sum")
     if dtype is not None:
@@ -243,6 +281,7 @@ def sum(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  #
     return Sum.apply(x, dims=norm_dims(dim, x._data.ndim, "sum"), keepdim=keepdim)
 
 
+@op(Mean, summary="Mean over ``dim`` (an int, a tuple of ints, or all dims) of a floating point tensor.")
 def mean(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     x = as_tensor(x, "mean") if dtype is None else as_tensor(x, "mean").to(dtype)
     x = _float_input(x, "mean")
@@ -255,6 +294,10 @@ def _correction(unbiased, correction) -> int:
     return 1 if unbiased is None or unbiased else 0
 
 
+@op(
+    Var,
+    summary="Variance over ``dim``; unbiased (correction=1) unless ``unbiased=False`` or ``correction`` says otherwise.",
+)
 def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
     x = _float_input(x, "var")
     if isinstance(dim, bool):  # var(x, False): the old positional `unbiased`
@@ -264,6 +307,10 @@ def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
     )
 
 
+@op(
+    Std,
+    summary="Standard deviation over ``dim``; unbiased (correction=1) unless ``unbiased=False`` or ``correction`` says otherwise.",
+)
 def std(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
     x = _float_input(x, "std")
     if isinstance(dim, bool):
@@ -273,6 +320,7 @@ def std(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
     )
 
 
+@op(Prod, summary="Product of the elements along ``dim`` (of all elements when dim is None).")
 def prod(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     x = as_tensor(x, "prod")
     d = None if dim is None else norm_dim(dim, x._data.ndim, "prod")
@@ -296,80 +344,129 @@ def _maxmin(x: Tensor, dim, keepdim: bool, is_max: bool):
     return (return_types_max if is_max else return_types_min)(vals, Tensor._wrap(idx.astype(np.int64)))
 
 
+def _maxmin_math(word: str) -> OpMath:
+    return OpMath(
+        f"y = {word} of x (over all elements, or along dim)",
+        grads=("g * [x = y] / n over all elements; along dim, g at the returned index, 0 elsewhere",),
+        note=f"With a dim the result is a named tuple (values, indices): the indices (int64, no gradient) point "
+        f"at the first {word} along dim. Over all elements, the n elements tied at y share the gradient evenly. "
+        f"{word}(a, b) with a tensor b is the elementwise {word}imum (see gb.{word}imum).",
+    )
+
+
+@op(
+    _maxmin_math("max"),
+    summary="``max(x)``: the largest element; ``max(x, dim)``: (values, indices); ``max(a, b)``: maximum.",
+)
 def max(x: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
-    """``max(x)``: the largest element; ``max(x, dim)``: (values, indices); ``max(a, b)``: maximum."""
     return _maxmin(x, dim, keepdim, True)
 
 
+@op(
+    _maxmin_math("min"),
+    summary="``min(x)``: the smallest element; ``min(x, dim)``: (values, indices); ``min(a, b)``: minimum.",
+)
 def min(x: Tensor, dim=None, keepdim: bool = False):  # noqa: A001
-    """``min(x)``: the smallest element; ``min(x, dim)``: (values, indices); ``min(a, b)``: minimum."""
     return _maxmin(x, dim, keepdim, False)
 
 
 def _amaxmin(x: Tensor, dim, keepdim: bool, is_max: bool, name: str) -> Tensor:
     x = as_tensor(x, name)
     dims = norm_dims(dim, x._data.ndim, name) if dim != () else None
-    if x._data.size == 0 and (dims is None or any(x._data.shape[d] == 0 for d in dims)):
+    if x._data.size == 0 and (dims is None or 0 in [x._data.shape[d] for d in dims]):
         raise RuntimeError(f"{name}: cannot reduce over an empty dimension (input shape {tuple(x._data.shape)})")
     if x._data.ndim == 0:
         dims = None
     return AMaxMin.apply(x, dims=dims, keepdim=keepdim, is_max=is_max)
 
 
+@op(
+    AMaxMin.math._replace(forward="y = max of x over the dims D (all dims by default)"),
+    summary="Largest values over ``dim`` (an int, a tuple of ints, or all dims); ties share the gradient.",
+)
 def amax(x: Tensor, dim=(), keepdim: bool = False) -> Tensor:
-    """Largest values over ``dim`` (an int, a tuple of ints, or all dims); ties share the gradient."""
     return _amaxmin(x, dim, keepdim, True, "amax")
 
 
+@op(
+    AMaxMin.math._replace(forward="y = min of x over the dims D (all dims by default)"),
+    summary="Smallest values over ``dim`` (an int, a tuple of ints, or all dims); ties share the gradient.",
+)
 def amin(x: Tensor, dim=(), keepdim: bool = False) -> Tensor:
-    """Smallest values over ``dim`` (an int, a tuple of ints, or all dims); ties share the gradient."""
     return _amaxmin(x, dim, keepdim, False, "amin")
 
 
+@op(
+    OpMath("y = argmax of x along dim (int64 indices)", grads=None, note="Ties: the first index."),
+    summary="Index of the largest element (into the flattened x when dim is None).",
+)
 def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    """Index of the largest element (flattened when dim is None); not differentiable."""
     if dim is None:
         return Tensor._wrap(np.asarray(np.argmax(x._data), dtype=np.int64))
     d = norm_dim(dim, x._data.ndim, "argmax")
     return Tensor._wrap(np.argmax(x._data, axis=d, keepdims=keepdim).astype(np.int64))
 
 
+@op(
+    OpMath("y = argmin of x along dim (int64 indices)", grads=None, note="Ties: the first index."),
+    summary="Index of the smallest element (into the flattened x when dim is None).",
+)
 def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    """Index of the smallest element (flattened when dim is None); not differentiable."""
     if dim is None:
         return Tensor._wrap(np.asarray(np.argmin(x._data), dtype=np.int64))
     d = norm_dim(dim, x._data.ndim, "argmin")
     return Tensor._wrap(np.argmin(x._data, axis=d, keepdims=keepdim).astype(np.int64))
 
 
+@op(LogSumExp, summary="log(sum(exp(x))) over ``dim`` (an int or a tuple of ints), computed without overflow.")
 def logsumexp(x: Tensor, dim, keepdim: bool = False) -> Tensor:
     x = _float_input(x, "logsumexp")
     return LogSumExp.apply(x, dims=norm_dims(dim, x._data.ndim, "logsumexp"), keepdim=keepdim)
 
 
+@op(Softmax, summary="Softmax along ``dim``: exponentials normalised to sum to 1.")
 def softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
     x = _float_input(x if dtype is None else as_tensor(x, "softmax").to(dtype), "softmax")
     return Softmax.apply(x, dim=norm_dim(dim, x._data.ndim, "softmax"))
 
 
+@op(LogSoftmax, summary="log(softmax(x)) along ``dim``, computed without overflow.")
 def log_softmax(x: Tensor, dim: int, dtype=None) -> Tensor:
     x = _float_input(x if dtype is None else as_tensor(x, "log_softmax").to(dtype), "log_softmax")
     return LogSoftmax.apply(x, dim=norm_dim(dim, x._data.ndim, "log_softmax"))
 
 
+@op(
+    OpMath("y = [every x is nonzero] over dim (bool)", grads=None),
+    summary="True where every element over ``dim`` (all elements when dim is None) is nonzero.",
+)
 def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     return Tensor._wrap(np.asarray(np.all(x._data, axis=dim, keepdims=keepdim)))
 
 
+@op(
+    OpMath("y = [some x is nonzero] over dim (bool)", grads=None),
+    summary="True where some element over ``dim`` (all elements when dim is None) is nonzero.",
+)
 def any(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     return Tensor._wrap(np.asarray(np.any(x._data, axis=dim, keepdims=keepdim)))
 
 
+@op(
+    OpMath(
+        "y = (sum |x|^p)^(1/p) over dim (all elements when dim is None)",
+        grads=("g * sign(x) |x|^(p - 1) / y^(p - 1)",),
+        note="p = 2 gives sqrt(sum x^2), dL/dx = g x / y; where y = 0 the gradient is 0, as in PyTorch. p = inf gives "
+        "the largest |x|, whose gradient follows max. Computed from sum, abs and pow (sqrt for p = 2, max for p = inf).",
+    ),
+    summary="The p-norm of x over ``dim``.",
+)
 def norm(x: Tensor, p=2, dim=None, keepdim: bool = False) -> Tensor:
-    """The p-norm (sum |x|^p)^(1/p); p = 2 gives sqrt(sum x^2), p = inf the largest |x|."""
-    if p == 2:
-        return sqrt(sum(x * x, dim, keepdim))
     if p == float("inf"):
         a = _abs(x)
         return max(a) if dim is None else max(a, dim, keepdim).values
-    return _pow(sum(_pow(_abs(x), p), dim, keepdim), 1.0 / p)
+    s = sum(x * x, dim, keepdim) if p == 2 else sum(_pow(_abs(x), p), dim, keepdim)
+    # where the norm is 0 its gradient is taken as 0 (as PyTorch does), not 0/0
+    zero = const(s._data == 0)
+    root = sqrt(where(zero, 1.0, s)) if p == 2 else _pow(where(zero, 1.0, s), 1.0 / p)
+    return where(zero, 0.0, root)

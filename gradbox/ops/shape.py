@@ -9,13 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from gradbox.autograd.function import Function
+from gradbox.autograd.opmath import OpMath, op
 from gradbox.ops._util import as_tensor, norm_dim, promote, shape_arg
 from gradbox.ops.index import getitem
 from gradbox.tensor import Tensor
 
 
 class Reshape(Function):
-    """y = x with a new shape (same elements in row-major order).   dL/dx = reshape(g, x.shape)."""
+    math = OpMath("y = x with a new shape (same elements in row-major order)", grads=("reshape(g, x.shape)",))
 
     def forward(self, x, shape):
         return np.reshape(x, shape)
@@ -25,7 +26,11 @@ class Reshape(Function):
 
 
 class Permute(Function):
-    """y = x with dims reordered by p: y.shape[i] = x.shape[p[i]].   dL/dx = permute(g, p^-1)."""
+    math = OpMath(
+        "y = x with dims reordered by p: y.shape[i] = x.shape[p[i]]",
+        grads=("permute(g, p^-1)",),
+        note="p^-1 is the inverse permutation (argsort(p)).",
+    )
 
     def forward(self, x, dims):
         self.dims = dims
@@ -36,10 +41,9 @@ class Permute(Function):
 
 
 class Expand(Function):
-    """y = x broadcast to a larger shape (a view).   dL/dx = g summed over the broadcast dims.
+    """The engine sums over the broadcast dims for every op (``sum_to``), so backward hands g back unchanged."""
 
-    The engine does that sum for every op (``sum_to``), so backward hands g back unchanged.
-    """
+    math = OpMath("y = x broadcast to a larger shape (a view)", grads=("g summed over the broadcast dims",))
 
     def forward(self, x, shape):
         return np.broadcast_to(x, shape)
@@ -49,7 +53,11 @@ class Expand(Function):
 
 
 class SumTo(Function):
-    """y = x summed down to ``shape`` (the adjoint of broadcasting).   dL/dx = g broadcast to x.shape."""
+    math = OpMath(
+        "y = x summed down to shape (the adjoint of broadcasting)",
+        grads=("g broadcast to x.shape",),
+        note="x's extra leading dims are summed away, and every dim where shape has 1 is summed (kept as 1).",
+    )
 
     def forward(self, x, shape):
         lead = x.ndim - len(shape)
@@ -61,7 +69,7 @@ class SumTo(Function):
 
 
 class Flip(Function):
-    """y = x reversed along dims.   dL/dx = flip(g, dims)."""
+    math = OpMath("y = x reversed along dims", grads=("flip(g, dims)",))
 
     def forward(self, x, dims):
         self.dims = dims
@@ -72,10 +80,11 @@ class Flip(Function):
 
 
 class Pad(Function):
-    """y = x with ``value`` added around it; negative amounts crop.   dL/dx = pad(g, -amounts).
-
-    ``pad`` follows PyTorch: (left, right) of the last dim first, then of the one before, ...
-    """
+    math = OpMath(
+        "y = x with value added around it by the pad amounts; negative amounts crop",
+        grads=("pad(g, -amounts): g with the padding cropped off (and zeros where x was cropped)",),
+        note="The amounts follow PyTorch: (left, right) of the last dim first, then of the one before, ...",
+    )
 
     def forward(self, x, pad, value):
         self.pad = pad
@@ -92,7 +101,12 @@ class Pad(Function):
 
 
 class Cat(Function):
-    """y = [x_1, ..., x_k] joined along dim.   dL/dx_j = the slice of g where x_j sits."""
+    math = OpMath(
+        "y = [x_1, ..., x_k] joined along dim",
+        grads=("g[o_j : o_j + n_j] along dim: the slice of g where x_j sits",),
+        inputs=("x_j",),
+        note="One gradient per input: n_j is x_j's size along dim and o_j = n_1 + ... + n_(j-1) its offset.",
+    )
 
     def forward(self, *xs, dim):
         self.dim = dim
@@ -111,6 +125,10 @@ class Cat(Function):
 # ---- functional forms -------------------------------------------------------------------
 
 
+@op(
+    Reshape,
+    summary="x with a new shape (one size may be -1); x itself when the shape is unchanged (``reshape`` = ``view``).",
+)
 def reshape(x: Tensor, *shape) -> Tensor:
     shape = shape_arg(shape, "reshape")
     src = x._data.shape
@@ -127,6 +145,14 @@ def reshape(x: Tensor, *shape) -> Tensor:
 view = reshape
 
 
+@op(
+    OpMath(
+        "y = x with dims start_dim..end_dim merged into one",
+        grads=("reshape(g, x.shape)",),
+        note="Computed as reshape.",
+    ),
+    summary="Merge dims start_dim..end_dim into one (a 0-d x becomes shape (1,)).",
+)
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     shape = x._data.shape
     if not shape:
@@ -138,12 +164,19 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return reshape(x, shape[:s] + (-1 if 0 not in shape else int(np.prod(shape[s : e + 1])),) + shape[e + 1 :])
 
 
+@op(
+    OpMath(
+        "y = x with dim split into dims of the given sizes", grads=("reshape(g, x.shape)",), note="Computed as reshape."
+    ),
+    summary="Split dim into several dims of the given sizes (one may be -1).",
+)
 def unflatten(x: Tensor, dim: int, sizes) -> Tensor:
     shape = x._data.shape
     d = norm_dim(dim, len(shape), "unflatten")
     return reshape(x, shape[:d] + tuple(sizes) + shape[d + 1 :])
 
 
+@op(Permute, summary="x with its dims reordered by ``dims`` (a permutation); x itself for the identity.")
 def permute(x: Tensor, *dims) -> Tensor:
     dims = shape_arg(dims, "permute")
     n = x._data.ndim
@@ -157,6 +190,10 @@ def permute(x: Tensor, *dims) -> Tensor:
     return Permute.apply(x, dims=dims)
 
 
+@op(
+    OpMath("y = x with dims dim0 and dim1 swapped", grads=("transpose(g, dim0, dim1)",), note="Computed as permute."),
+    summary="Swap two dims of x (``transpose`` = ``swapaxes``).",
+)
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     n = x._data.ndim
     if n < 2 and dim0 in (0, -1) and dim1 in (0, -1):
@@ -170,12 +207,19 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
 swapaxes = transpose
 
 
+@op(
+    OpMath(
+        "y = x^T", grads=("g^T",), note="For 2-D x (computed as transpose(x, 0, 1)); a 0-d or 1-D x is returned as is."
+    ),
+    summary="Transpose of a matrix (at most 2 dims).",
+)
 def t(x: Tensor) -> Tensor:
     if x._data.ndim > 2:
         raise RuntimeError(f"t: expects a tensor with <= 2 dimensions, got {x._data.ndim}")
     return transpose(x, 0, -1) if x._data.ndim == 2 else x
 
 
+@op(Expand, summary="x broadcast to ``sizes`` as a view: -1 keeps a size, new dims go in front.")
 def expand(x: Tensor, *sizes) -> Tensor:
     sizes = shape_arg(sizes, "expand")
     src = x._data.shape
@@ -196,21 +240,31 @@ def expand(x: Tensor, *sizes) -> Tensor:
     return Expand.apply(x, shape=shape)
 
 
+@op(Expand, summary="x broadcast to ``shape`` (as ``expand``).")
 def broadcast_to(x: Tensor, shape) -> Tensor:
     return expand(x, tuple(shape))
 
 
+@op(Expand, summary="x broadcast to the shape of ``other`` (as ``expand``).")
 def expand_as(x: Tensor, other: Tensor) -> Tensor:
     return expand(x, other._data.shape)
 
 
+@op(SumTo, summary="Sum x down to ``shape``, undoing broadcasting; the engine applies it to every gradient.")
 def sum_to(x: Tensor, shape: tuple) -> Tensor:
-    """Sum x down to ``shape``, undoing broadcasting; the engine applies it to every gradient."""
     if x._data.shape == tuple(shape):
         return x
     return SumTo.apply(x, shape=tuple(shape))
 
 
+@op(
+    OpMath(
+        "y = x without its size-1 dims (all of them, or those among dim)",
+        grads=("reshape(g, x.shape)",),
+        note="Computed as reshape.",
+    ),
+    summary="Drop size-1 dims: all of them, or those among ``dim`` (an int or a tuple).",
+)
 def squeeze(x: Tensor, dim=None) -> Tensor:
     shape = x._data.shape
     if dim is None:
@@ -220,22 +274,39 @@ def squeeze(x: Tensor, dim=None) -> Tensor:
     return reshape(x, tuple(s for i, s in enumerate(shape) if not (i in ds and s == 1)))
 
 
+@op(
+    OpMath("y = x with a size-1 dim inserted at dim", grads=("reshape(g, x.shape)",), note="Computed as reshape."),
+    summary="Insert a size-1 dim at position ``dim``.",
+)
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
     shape = x._data.shape
     d = norm_dim(dim, len(shape) + 1, "unsqueeze")
     return reshape(x, shape[:d] + (1,) + shape[d:])
 
 
+@op(Flip, summary="x reversed along ``dims`` (an int or a sequence of ints).")
 def flip(x: Tensor, dims) -> Tensor:
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     dims = tuple(norm_dim(d, x._data.ndim, "flip") for d in dims)
     return Flip.apply(x, dims=dims)
 
 
+@op(
+    OpMath(
+        "y = x padded by the pad amounts: with a constant value, or by 'reflect', 'replicate' or 'circular' "
+        "indexing into x",
+        grads=(
+            "constant: pad(g, -amounts), g with the padding cropped off; other modes: g scatter-added back "
+            "onto the source positions of every copy",
+        ),
+        note="The amounts follow PyTorch: (left, right) of the last dim first, then of the one before, ...; "
+        "negative amounts crop (constant mode).",
+    )
+)
 def pad(x: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
-    """Pad the last len(pad)/2 dims (PyTorch's order: last dim first) with a constant, or by
-    'reflect', 'replicate' or 'circular' indexing. Constant: dL/dx = g cropped. The other modes
-    gather with index arrays, so their gradient is the scatter-add back onto the source positions."""
+    """Pad the last len(pad)/2 dims with a constant, or by 'reflect', 'replicate' or 'circular' indexing.
+
+    The non-constant modes gather with index arrays (``getitem``), one dim at a time."""
     if mode != "constant":
         return _pad_by_index(x, pad, mode)
     pad = tuple(int(p) for p in pad)
@@ -252,6 +323,11 @@ def pad(x: Tensor, pad, mode: str = "constant", value: float | None = None) -> T
     return Pad.apply(x, pad=pad, value=0 if value is None else value)
 
 
+@op(
+    Cat,
+    summary="Join tensors along an existing dim (dtypes are promoted); a single tensor is returned as is. "
+    "(``cat`` = ``concatenate``).",
+)
 def cat(tensors, dim: int = 0) -> Tensor:
     tensors = [as_tensor(t, "cat") for t in tensors]
     if not tensors:
@@ -272,6 +348,15 @@ def cat(tensors, dim: int = 0) -> Tensor:
 concatenate = cat
 
 
+@op(
+    OpMath(
+        "y = [x_1, ..., x_k] stacked along a new dim",
+        grads=("g[j] along dim: the j-th slice of g",),
+        inputs=("x_j",),
+        note="Computed as cat of unsqueeze(x_j, dim); all x_j have the same shape.",
+    ),
+    summary="Stack same-shaped tensors along a new dim.",
+)
 def stack(tensors, dim: int = 0) -> Tensor:
     tensors = [as_tensor(t, "stack") for t in tensors]
     if not tensors:
@@ -286,6 +371,14 @@ def stack(tensors, dim: int = 0) -> Tensor:
     return cat([unsqueeze(t, d) for t in tensors], d)
 
 
+@op(
+    OpMath(
+        "(y_1, ..., y_k) = consecutive slices of x along dim",
+        grads=("g_1, ..., g_k laid back side by side along dim (zeros for a piece with no gradient)",),
+        note="Computed by indexing x (getitem), so the gradient is the index scatter-add.",
+    ),
+    summary="Cut x along ``dim`` into pieces of ``split_size`` (the last may be smaller) or of the given sizes.",
+)
 def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
     d = norm_dim(dim, x._data.ndim, "split")
     n = x._data.shape[d]
@@ -307,6 +400,14 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]
     return tuple(out)
 
 
+@op(
+    OpMath(
+        "(y_1, ..., y_k) = x cut into pieces of size ceil(n / chunks) along dim (the last may be smaller)",
+        grads=("g_1, ..., g_k laid back side by side along dim (zeros for a piece with no gradient)",),
+        note="n is x's size along dim; k may be less than chunks. Computed as split.",
+    ),
+    summary="Cut x along ``dim`` into (at most) ``chunks`` pieces.",
+)
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     if chunks <= 0:
         raise RuntimeError(f"chunk: chunks must be positive, got {chunks}")
@@ -314,8 +415,16 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     return split(x, max(-(-n // chunks), 1), dim)
 
 
+@op(
+    OpMath(
+        "y = x tiled: sizes[i] copies along dim i",
+        grads=("g summed over the copies",),
+        note="Extra leading sizes add dims. Computed by expanding a new axis before each dim, then merging "
+        "(reshape, expand, reshape).",
+    ),
+    summary="Tile x ``sizes[i]`` times along each dim i.",
+)
 def repeat(x: Tensor, *sizes) -> Tensor:
-    """Tile x: expand a new axis before each dim, then merge (gradients sum over the copies)."""
     sizes = shape_arg(sizes, "repeat")
     src = x._data.shape
     if len(sizes) < len(src):
@@ -328,6 +437,14 @@ def repeat(x: Tensor, *sizes) -> Tensor:
     return reshape(y, tuple(r * s for r, s in zip(sizes, src)))
 
 
+@op(
+    OpMath(
+        "y = x with dim source moved to position destination (the others keep their order)",
+        grads=("movedim(g, destination, source)",),
+        note="Computed as permute.",
+    ),
+    summary="Move one dim of x to another position.",
+)
 def movedim(x: Tensor, source: int, destination: int) -> Tensor:
     n = x._data.ndim
     s, d = norm_dim(source, n, "movedim"), norm_dim(destination, n, "movedim")
@@ -337,7 +454,7 @@ def movedim(x: Tensor, source: int, destination: int) -> Tensor:
 
 
 class Clone(Function):
-    """y = a copy of x.   dL/dx = g."""
+    math = OpMath("y = a copy of x", grads=("g",), local=("1",))
 
     def forward(self, x):
         return x.copy()
@@ -346,10 +463,19 @@ class Clone(Function):
         return g
 
 
+@op(Clone, summary="A copy of x with its own data; the gradient flows through unchanged.")
 def clone(x: Tensor) -> Tensor:
     return Clone.apply(x)
 
 
+@op(
+    OpMath(
+        "y = reshape(x, other.shape)",
+        grads=("reshape(g, x.shape)",),
+        note="other only gives the shape and gets no gradient.",
+    ),
+    summary="x reshaped to the shape of ``other`` (``view_as`` = ``reshape_as``).",
+)
 def view_as(x: Tensor, other: Tensor) -> Tensor:
     return reshape(x, other._data.shape)
 
