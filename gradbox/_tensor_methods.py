@@ -9,7 +9,7 @@ from gradbox import creation, ops
 _SAME_NAME = """
 add sub mul div pow neg exp log log1p erf sqrt abs sin cos tanh sigmoid relu clamp clip maximum minimum
 sign square rsqrt reciprocal masked_fill eq ne lt le gt ge logical_not isnan isfinite
-floor_divide remainder sum mean var std prod max min amax argmax argmin logsumexp softmax
+floor_divide remainder sum mean var std prod max min amax amin argmax argmin logsumexp softmax
 log_softmax all any norm reshape view flatten unflatten permute transpose swapaxes t expand
 expand_as squeeze unsqueeze flip split chunk repeat movedim view_as reshape_as matmul mm bmm
 dot outer index_select gather

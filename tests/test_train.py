@@ -4,13 +4,13 @@ same weights (after an epoch or mid-epoch, as after Ctrl-C); the CLI works end t
 import json
 import os
 import signal
-import threading
 
 import numpy as np
 import pytest
 
 import gradbox as gb
 from gradbox.cli import main
+from gradbox.train import Callback, Trainer
 
 
 def _loaders(mnist_root, n_train=3000, n_test=1000, batch=32, seed=0):
@@ -196,33 +196,30 @@ def test_cli_bad_input_names_the_problem(tmp_path, capsys):
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
-def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path, capsys):
+def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
-    # ~3 s: well after start-up (data, model), long before 2,000 epochs could finish
-    timer = threading.Timer(3.0, lambda: os.kill(os.getpid(), signal.SIGINT))
-    timer.start()
-    try:
-        code = main(
-            [
-                "train",
-                "mlp",
-                "--dataset",
-                "fakedata",
-                "--epochs",
-                "2000",
-                "--batch-size",
-                "8",
-                "--out",
-                str(out),
-                "--no-progress",
-            ]
-        )
-    finally:
-        timer.cancel()
+
+    class CtrlCAtBatch5(Callback):  # a real SIGINT, sent at a known point of the training
+        seen = 0
+
+        def on_batch_end(self, trainer, batch, loss):
+            CtrlCAtBatch5.seen += 1
+            if CtrlCAtBatch5.seen == 5:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    init = Trainer.__init__
+
+    def with_ctrl_c(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self.callbacks.append(CtrlCAtBatch5())
+
+    monkeypatch.setattr(Trainer, "__init__", with_ctrl_c)
+    args = ["train", "mlp", "--dataset", "fakedata", "--epochs", "2000", "--batch-size", "8", "--out", str(out)]
+    code = main([*args, "--no-progress"])
     assert code == 130
     assert "interrupted: checkpoint saved" in capsys.readouterr().out
     ck = gb.load(out / "checkpoint.npz")
-    assert ck["epoch"] * 64 + ck["batch"] > 0
+    assert (ck["epoch"], ck["batch"]) == (0, 5)  # stopped between batches, right after the fifth
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []  # no temporary files left
 
 

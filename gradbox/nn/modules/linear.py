@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from gradbox import _dtype, ops
+from gradbox import _dtype
 from gradbox.nn import functional as F
 from gradbox.nn import init
 from gradbox.nn.modules.module import Module
@@ -88,7 +88,7 @@ class Flatten(Module):
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x):
-        return ops.flatten(x, self.start_dim, self.end_dim)
+        return F.flatten(x, self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
@@ -100,7 +100,7 @@ class Unflatten(Module):
         self.dim, self.unflattened_size = dim, tuple(unflattened_size)
 
     def forward(self, x):
-        return ops.unflatten(x, self.dim, self.unflattened_size)
+        return F.unflatten(x, self.dim, self.unflattened_size)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
