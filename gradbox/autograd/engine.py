@@ -111,20 +111,23 @@ def run_backward(
             if i is not None:
                 results[i] = g if results[i] is None else results[i] + g
 
+    def send(target: Function | Tensor, g: Tensor) -> None:
+        """Hand g to a leaf, or add it to a node's gradient (queueing the node on first arrival)."""
+        if isinstance(target, Tensor):
+            deliver_leaf(target, g)
+        elif target in grads:
+            grads[target] = grads[target] + g
+        else:
+            grads[target] = g
+            heappush(heap, (-target.seq, target))
+
     prev_mode = grad_mode.enabled
     grad_mode.enabled = create_graph
     checking = anomaly.enabled
     anomaly.enabled = False  # ops inside a backward formula are reported as the node's backward
     try:
         for root, g in zip(roots, root_grads):
-            node = root.grad_fn
-            if node is None:
-                deliver_leaf(root, g)
-            elif node in grads:
-                grads[node] = grads[node] + g
-            else:
-                grads[node] = g
-                heappush(heap, (-node.seq, node))
+            send(root.grad_fn or root, g)
         while heap:
             node = heappop(heap)[1]
             g = grads.pop(node)
@@ -151,13 +154,7 @@ def run_backward(
                     gi = sum_to(gi, shape)
                 if checking:
                     anomaly.check_backward(node, i, gi._data)
-                if isinstance(nxt, Tensor):
-                    deliver_leaf(nxt, gi)
-                elif nxt in grads:
-                    grads[nxt] = grads[nxt] + gi
-                else:
-                    grads[nxt] = gi
-                    heappush(heap, (-nxt.seq, nxt))
+                send(nxt, gi)
             if not retain_graph:
                 node._release()
     finally:
