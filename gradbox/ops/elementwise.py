@@ -498,7 +498,10 @@ def where(condition, a, b) -> Tensor:
 
 @op(OpMath("y = sign(x) in {-1, 0, 1}", grads=None), summary="Its gradient is zero almost everywhere, so it is not recorded.")
 def sign(x: Tensor) -> Tensor:
-    return Tensor._wrap(np.sign(x._data))
+    s = np.sign(x._data)
+    if s.dtype.kind == "f":
+        s = np.where(np.isnan(s), s.dtype.type(0), s)  # PyTorch: sign(NaN) = 0
+    return Tensor._wrap(s)
 
 
 @op(OpMath("y = x^2", grads=("2 g x",), local=("2 x",), note="Computed as mul(x, x)."))
@@ -572,6 +575,8 @@ def cast(x: Tensor, dtype) -> Tensor:
     npd = _dtype.to_numpy_dtype(dtype)
     if x._data.dtype == npd:
         return x
+    if npd.kind != "f":  # an integer or bool result carries no gradient, so it is not recorded
+        return Tensor._wrap(x._data.astype(npd))
     return Cast.apply(x, dtype=npd)
 
 

@@ -40,6 +40,10 @@ def normalize_index(idx):
     return tuple(out), advanced
 
 
+def _is_int(it) -> bool:
+    return isinstance(it, int | np.integer) and not isinstance(it, bool | np.bool_)
+
+
 class Index(Function):
     math = OpMath(
         "y = x[idx]",
@@ -84,6 +88,12 @@ class IndexAdd(Function):
 )
 def getitem(x: Tensor, idx) -> Tensor:
     nidx, advanced = normalize_index(idx)
+    if advanced and any(_is_int(it) for it in nidx):
+        # PyTorch selects with the ints first, then applies the array indices to what is left
+        # (so x[0, :, [0, 1]] is (3, 2) for x (2, 3, 4); NumPy's rule would give (2, 3))
+        ints = tuple(it if _is_int(it) or it is Ellipsis else slice(None) for it in nidx if it is not None)
+        rest = tuple(it for it in nidx if not _is_int(it))
+        return getitem(getitem(x, ints), rest)
     try:
         return Index.apply(x, idx=nidx, advanced=advanced)
     except IndexError as e:

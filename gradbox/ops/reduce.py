@@ -401,8 +401,9 @@ def amin(x: Tensor, dim=(), keepdim: bool = False) -> Tensor:
     summary="Index of the largest element (into the flattened x when dim is None).",
 )
 def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    if dim is None:
-        return Tensor._wrap(np.asarray(np.argmax(x._data), dtype=np.int64))
+    if dim is None:  # the index into the flattened tensor; keepdim keeps every dim as size 1
+        i = np.asarray(np.argmax(x._data), dtype=np.int64)
+        return Tensor._wrap(i.reshape((1,) * x._data.ndim) if keepdim else i)
     d = norm_dim(dim, x._data.ndim, "argmax")
     return Tensor._wrap(np.argmax(x._data, axis=d, keepdims=keepdim).astype(np.int64))
 
@@ -412,8 +413,9 @@ def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     summary="Index of the smallest element (into the flattened x when dim is None).",
 )
 def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    if dim is None:
-        return Tensor._wrap(np.asarray(np.argmin(x._data), dtype=np.int64))
+    if dim is None:  # the index into the flattened tensor; keepdim keeps every dim as size 1
+        i = np.asarray(np.argmin(x._data), dtype=np.int64)
+        return Tensor._wrap(i.reshape((1,) * x._data.ndim) if keepdim else i)
     d = norm_dim(dim, x._data.ndim, "argmin")
     return Tensor._wrap(np.argmin(x._data, axis=d, keepdims=keepdim).astype(np.int64))
 
