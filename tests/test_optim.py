@@ -2,6 +2,8 @@
 parameters in float64 (1e-10 relative) for every optimizer and option combination, with and
 without a scheduler; state-dict round trips continue identically; textbook facts hold."""
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -261,3 +263,132 @@ def test_zero_grad_add_param_group_and_closure():
     np.testing.assert_allclose(q.detach().numpy(), [0.9] * 3)
     opt.zero_grad()
     assert p.grad is None and q.grad is None
+
+
+# ---- the update functions: what each class's step applies, callable on plain arrays ------------
+def zeros():
+    return [np.zeros_like(w) for w in W0]
+
+
+# name -> (update function, its state lists before the first step for options kw); steps (t) and
+# SGD's None momentum buffers are filled in by function_run
+RULES = {
+    "SGD": (gb.optim.sgd.sgd, lambda kw: [[None, None]]),
+    "Adam": (gb.optim.adam.adam, lambda kw: [zeros(), zeros(), zeros() if kw.get("amsgrad") else []]),
+    "AdamW": (gb.optim.adam.adamw, lambda kw: [zeros(), zeros(), zeros() if kw.get("amsgrad") else []]),
+    "NAdam": (gb.optim.adam.nadam, lambda kw: [zeros(), zeros(), [1.0, 1.0]]),
+    "RMSprop": (
+        gb.optim.adaptive.rmsprop,
+        lambda kw: [zeros(), zeros() if kw.get("momentum") else [], zeros() if kw.get("centered") else []],
+    ),
+    "Adagrad": (
+        gb.optim.adaptive.adagrad,
+        lambda kw: [[np.full_like(w, kw.get("initial_accumulator_value", 0.0)) for w in W0]],
+    ),
+    "Adadelta": (gb.optim.adaptive.adadelta, lambda kw: [zeros(), zeros()]),
+}
+COUNTS_STEPS = {"Adam", "AdamW", "NAdam", "Adagrad"}
+
+
+def function_run(name, kw, steps):
+    """``steps`` updates by the update function alone, on NumPy arrays, with state the caller keeps."""
+    rule, make_state = RULES[name]
+    hyper = getattr(gb.optim, name)([gb.zeros(1, requires_grad=True)], **kw).defaults  # kw + the defaults
+    names = set(inspect.signature(rule).parameters)
+    if rule is gb.optim.adam.adamw:  # adam's keyword arguments but the one adamw fixes
+        names = set(inspect.signature(gb.optim.adam.adam).parameters) - {"decoupled_weight_decay"}
+    options = {k: v for k, v in hyper.items() if k in names}
+    sign = -1.0 if kw.get("maximize") else 1.0
+    params, state = [w.copy() for w in W0], make_state(kw)
+    for t in range(1, steps + 1):
+        grads = [sign * g for g in grad_of(params)]
+        before = [g.copy() for g in grads]
+        rule(params, grads, *state, *([[t, t]] if name in COUNTS_STEPS else []), **options)
+        for g, b in zip(grads, before):
+            np.testing.assert_array_equal(g, b)  # the gradients are only read
+    return params
+
+
+@pytest.mark.parametrize("name,kw", CASES, ids=[f"{n}-{i}" for n, kws in OPTIONS.items() for i in range(len(kws))])
+def test_update_function_on_arrays_is_exactly_the_class_step(name, kw):
+    ours, _, _ = run(gb, name, kw, steps=5)
+    for x, y in zip(function_run(name, kw, steps=5), ours):
+        np.testing.assert_array_equal(x, y)  # bit for bit: the class only gathers state and calls the function
+    rule = RULES[name][0]
+    math = inspect.cleandoc(rule.__doc__).split("\n\n")[0]
+    assert math in getattr(gb.optim, name).__doc__  # help(Class) shows the function's update rule
+
+
+def test_sgd_function_one_momentum_step_by_hand():
+    theta, g, buf = np.array([1.0, -2.0]), np.array([0.5, 0.25]), np.array([0.2, -0.4])
+    args = dict(lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False)
+    buffers = [buf]
+    gb.optim.sgd.sgd([theta], [g], buffers, **args)
+    v = 0.9 * np.array([0.2, -0.4]) + np.array([0.5, 0.25])
+    np.testing.assert_allclose(buffers[0], v, rtol=1e-15)
+    assert buffers[0] is buf  # updated in place
+    np.testing.assert_allclose(theta, np.array([1.0, -2.0]) - 0.1 * v, rtol=1e-15)
+    # a first step makes the buffer: v_1 = g, a copy (later in-place updates must not touch the gradient)
+    theta2, fresh = np.array([1.0, -2.0]), [None]
+    gb.optim.sgd.sgd([theta2], [g], fresh, **args)
+    np.testing.assert_array_equal(fresh[0], g)
+    assert not np.shares_memory(fresh[0], g)
+    np.testing.assert_allclose(theta2, np.array([1.0, -2.0]) - 0.1 * g, rtol=1e-15)
+    # the class makes the same step from the same state
+    p = gb.tensor(np.array([1.0, -2.0]), requires_grad=True)
+    opt = gb.optim.SGD([p], lr=0.1, momentum=0.9)
+    opt.state[p] = {"momentum_buffer": gb.tensor(np.array([0.2, -0.4]))}
+    p.grad = gb.tensor(g.copy())
+    opt.step()
+    np.testing.assert_array_equal(p.detach().numpy(), theta)
+
+
+@pytest.mark.parametrize(
+    "make,match",
+    [
+        (lambda p: gb.optim.Adam(p, eps=-1.0), "Invalid epsilon value: -1.0"),
+        (lambda p: gb.optim.Adam(p, lr=-1.0, eps=-1.0), "Invalid learning rate: -1.0"),  # lr is checked first
+        (lambda p: gb.optim.SGD(p, momentum=-0.5), "Invalid momentum value: -0.5"),
+        (lambda p: gb.optim.AdamW(p, weight_decay=-0.1), "Invalid weight_decay value: -0.1"),
+        (lambda p: gb.optim.NAdam(p, momentum_decay=-1), "Invalid momentum_decay value: -1"),
+        (lambda p: gb.optim.Adagrad(p, lr_decay=-1), "Invalid lr_decay value: -1"),
+        (lambda p: gb.optim.Adagrad(p, initial_accumulator_value=-1), "Invalid initial_accumulator_value value: -1"),
+        (lambda p: gb.optim.RMSprop(p, momentum=-1, eps=-1), "Invalid epsilon value: -1"),  # PyTorch's order
+    ],
+)
+def test_every_optimizer_validates_through_pytorchs_messages(make, match):
+    with pytest.raises(ValueError, match=match):
+        make([gb.zeros(2, requires_grad=True)])
+
+
+def test_lambda_and_sequential_schedulers_save_what_they_hold_entry_by_entry():
+    class Warmup:  # a callable object: its attributes are state, unlike a function's code
+        def __init__(self):
+            self.scale = 1.0
+
+        def __call__(self, t):
+            return self.scale / (1 + t)
+
+    def make(m, o):
+        return m.optim.lr_scheduler.SequentialLR(
+            o,
+            [m.optim.lr_scheduler.LambdaLR(o, Warmup()), m.optim.lr_scheduler.LambdaLR(o, lambda t: 0.9**t)],
+            milestones=[5],
+        )
+
+    straight, _, sch_straight = run(gb, "SGD", dict(lr=0.01, momentum=0.9), steps=20, sched=make)
+    first, opt, sch = run(gb, "SGD", dict(lr=0.01, momentum=0.9), steps=8, sched=make)
+    sch._schedulers[0].lr_lambdas[0].scale = 3.0  # state the object carries (its scheduler is past its milestone)
+    saved = sch.state_dict()
+    assert [s["lr_lambdas"][0] for s in saved["_schedulers"]] == [{"scale": 3.0}, None]
+    global W0
+    keep, W0 = W0, first
+    try:
+        resumed, _, sch2 = run(
+            gb, "SGD", dict(lr=0.01, momentum=0.9), steps=12, sched=make, state=(opt.state_dict(), saved)
+        )
+    finally:
+        W0 = keep
+    assert_iterates_equal(resumed, straight)
+    assert sch2.get_last_lr() == sch_straight.get_last_lr() and sch2._schedulers[0].lr_lambdas[0].scale == 3.0
+    assert [s.last_epoch for s in sch2._schedulers] == [s.last_epoch for s in sch_straight._schedulers]

@@ -1,66 +1,141 @@
-"""Adam, AdamW and NAdam: moment estimates with bias correction."""
+"""Adam, AdamW and NAdam: moment estimates with bias correction. The update functions ``adam``,
+``adamw`` and ``nadam`` and the classes that keep their state."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from gradbox.optim.optimizer import Optimizer, check_betas
-from gradbox.tensor import Tensor
+from gradbox.optim.optimizer import Optimizer, ParamsT, _defaults, _grad, _options, _with_rule
 
 
-def _zeros_like(p: Tensor) -> Tensor:
-    return Tensor._wrap(np.zeros_like(p._data))
-
-
-def _lerp(m: np.ndarray, g: np.ndarray, w: float) -> None:
-    """m <- m + w (g - m) in place (= (1 - w) m + w g), the exponential moving average."""
-    m += w * (g - m)
-
-
-def _moments(opt: Optimizer, p: Tensor, g: np.ndarray, group: dict, **extra_state: Callable[[Tensor], object]):
-    """The part Adam and NAdam share: count the step, apply weight decay (decoupled: shrink
-    theta; else L2: add lambda theta to g) and update m_t = b1 m + (1 - b1) g,
-    v_t = b2 v + (1 - b2) g^2 in place. ``extra_state`` makes further state on the first step.
-    Returns (state, step t, g, m_t, v_t)."""
-    st = opt.state.setdefault(p, {})
-    if not st:
-        st["step"] = 0
-        st["exp_avg"], st["exp_avg_sq"] = _zeros_like(p), _zeros_like(p)
-        st.update({k: make(p) for k, make in extra_state.items()})
-    st["step"] += 1
-    lr, wd, (b1, b2) = group["lr"], group["weight_decay"], group["betas"]
-    if wd:
-        if group["decoupled_weight_decay"]:
-            p._data *= 1 - lr * wd
-        else:
-            g = g + wd * p._data
-    m, v = st["exp_avg"]._data, st["exp_avg_sq"]._data
-    _lerp(m, g, 1 - b1)
+def _moments(
+    theta: np.ndarray,
+    g: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    lr: float,
+    betas: tuple[float, float],
+    weight_decay: float,
+    decoupled_weight_decay: bool,
+    maximize: bool,
+) -> np.ndarray:
+    """The part Adam and NAdam share: weight decay (decoupled: theta <- theta (1 - lr lambda);
+    else L2: g <- g + lambda theta), then m <- b1 m + (1 - b1) g and v <- b2 v + (1 - b2) g^2
+    in place. Returns g."""
+    b1, b2 = betas
+    if weight_decay and decoupled_weight_decay:
+        theta *= 1 - lr * weight_decay
+    g = _grad(theta, g, 0.0 if decoupled_weight_decay else weight_decay, maximize)
+    m += (1 - b1) * (g - m)  # lerp to g: (1 - b1) m + b1 g, the exponential moving average
     v *= b2
     v += (1 - b2) * g * g
-    return st, st["step"], g, m, v
+    return g
 
 
-def _check(lr, eps, betas, weight_decay) -> None:
-    if lr < 0.0:
-        raise ValueError(f"Invalid learning rate: {lr}")
-    if eps < 0.0:
-        raise ValueError(f"Invalid epsilon value: {eps}")
-    check_betas(betas)
-    if weight_decay < 0.0:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-
-
-class Adam(Optimizer):
-    r"""Adam (Kingma & Ba 2015). With g = grad at step t = 1, 2, ...:
+def adam(
+    params: list[np.ndarray],
+    grads: list[np.ndarray],
+    exp_avgs: list[np.ndarray],
+    exp_avg_sqs: list[np.ndarray],
+    max_exp_avg_sqs: list[np.ndarray],
+    steps: list[int],
+    *,
+    lr: float,
+    betas: tuple[float, float],
+    eps: float,
+    weight_decay: float,
+    amsgrad: bool,
+    maximize: bool,
+    decoupled_weight_decay: bool,
+) -> None:
+    r"""Adam (Kingma & Ba 2015). With g = grad (-grad if maximize) at step t = 1, 2, ...:
 
         m_t = b1 m_{t-1} + (1 - b1) g,      v_t = b2 v_{t-1} + (1 - b2) g^2
         theta <- theta - lr / (1 - b1^t) * m_t / (sqrt(v_t) / sqrt(1 - b2^t) + eps)
 
-    (amsgrad: v_t replaced by the running maximum of v_t.)
+    (amsgrad: v_t replaced by the running maximum of v_t, kept in ``max_exp_avg_sqs``, which
+    is otherwise unused and may be empty.) weight_decay lambda: L2, g + lambda theta in place
+    of g; decoupled (AdamW): theta <- theta (1 - lr lambda) first, then the step on g.
+
+    One entry per parameter in each list; ``steps`` holds each one's t (1 on its first update).
+    ``params`` and the moment arrays are updated in place.
+    """
+    b1, b2 = betas
+    for i, (theta, g, m, v, t) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs, steps)):
+        g = _moments(theta, g, m, v, lr, betas, weight_decay, decoupled_weight_decay, maximize)
+        step_size = lr / (1 - b1**t)
+        bc2_sqrt = math.sqrt(1 - b2**t)
+        if amsgrad:
+            vmax = max_exp_avg_sqs[i]
+            np.maximum(vmax, v, out=vmax)
+            denom = np.sqrt(vmax) / bc2_sqrt + eps
+        else:
+            denom = np.sqrt(v) / bc2_sqrt + eps
+        theta -= step_size * (m / denom)
+
+
+def adamw(
+    params: list[np.ndarray],
+    grads: list[np.ndarray],
+    exp_avgs: list[np.ndarray],
+    exp_avg_sqs: list[np.ndarray],
+    max_exp_avg_sqs: list[np.ndarray],
+    steps: list[int],
+    **options: Any,
+) -> None:
+    r"""AdamW (Loshchilov & Hutter 2019): ``adam`` with decoupled weight decay,
+
+    theta <- theta (1 - lr lambda),  then the Adam step on the gradient of the loss alone.
+
+    ``options`` are ``adam``'s keyword arguments but decoupled_weight_decay.
+    """
+    adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, decoupled_weight_decay=True, **options)
+
+
+def nadam(
+    params: list[np.ndarray],
+    grads: list[np.ndarray],
+    exp_avgs: list[np.ndarray],
+    exp_avg_sqs: list[np.ndarray],
+    mu_products: list[float],
+    steps: list[int],
+    *,
+    lr: float,
+    betas: tuple[float, float],
+    eps: float,
+    weight_decay: float,
+    momentum_decay: float,
+    decoupled_weight_decay: bool,
+    maximize: bool,
+) -> None:
+    r"""Adam with Nesterov momentum (Dozat 2016). With momentum schedule
+    mu_t = b1 (1 - 0.5 * 0.96^(t psi)) (psi the momentum_decay) and prod_t = mu_1 ... mu_t:
+
+        m_t = b1 m + (1 - b1) g,   v_t = b2 v + (1 - b2) g^2,   d = sqrt(v_t / (1 - b2^t)) + eps
+        theta <- theta - lr (1 - mu_t) / (1 - prod_t) * g / d - lr mu_{t+1} / (1 - prod_t mu_{t+1}) * m_t / d
+
+    g and weight decay as in ``adam``. One entry per parameter in each list; ``steps`` holds
+    each one's t, ``mu_products`` each one's prod_{t-1} (1 before the first update), replaced
+    in the list by prod_t; ``params`` and the moment arrays are updated in place.
+    """
+    b1, b2 = betas
+    for i, (theta, g, m, v, t) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs, steps)):
+        g = _moments(theta, g, m, v, lr, betas, weight_decay, decoupled_weight_decay, maximize)
+        mu = b1 * (1.0 - 0.5 * 0.96 ** (t * momentum_decay))
+        mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
+        mu_products[i] *= mu
+        prod = mu_products[i]
+        denom = np.sqrt(v / (1 - b2**t)) + eps
+        theta += (-lr * (1.0 - mu) / (1.0 - prod)) * (g / denom)
+        theta += (-lr * mu_next / (1.0 - prod * mu_next)) * (m / denom)
+
+
+@_with_rule(adam)
+class Adam(Optimizer):
+    r"""Adam, and AdamW with ``decoupled_weight_decay=True``.
 
     weight_decay lambda adds lambda theta to g before the moments: L2 regularisation. Unlike
     in SGD it is *not* weight decay, because the added term is rescaled by 1/sqrt(v) like the
@@ -70,124 +145,75 @@ class Adam(Optimizer):
 
     def __init__(
         self,
-        params,
+        params: ParamsT,
         lr: float = 1e-3,
-        betas=(0.9, 0.999),
+        betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         amsgrad: bool = False,
         *,
-        foreach=None,
+        foreach: bool | None = None,
         maximize: bool = False,
         capturable: bool = False,
         differentiable: bool = False,
-        fused=None,
+        fused: bool | None = None,
         decoupled_weight_decay: bool = False,
     ) -> None:
-        _check(lr, eps, betas, weight_decay)
-        defaults = dict(
-            lr=lr,
-            betas=tuple(betas),
-            eps=eps,
-            weight_decay=weight_decay,
-            amsgrad=amsgrad,
-            maximize=maximize,
-            decoupled_weight_decay=decoupled_weight_decay,
-        )
-        super().__init__(params, defaults)
+        super().__init__(params, _defaults(locals(), "lr", "eps", "betas", "weight_decay"))
 
-    def step(self, closure=None):
-        loss = self._closure(closure)
-        for group in self.param_groups:
-            lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
-            extra = {"max_exp_avg_sq": _zeros_like} if group["amsgrad"] else {}
-            for p, g in self._params_with_grad(group):
-                st, t, g, m, v = _moments(self, p, g, group, **extra)
-                step_size = lr / (1 - b1**t)
-                bc2_sqrt = math.sqrt(1 - b2**t)
-                if group["amsgrad"]:
-                    vmax = st["max_exp_avg_sq"]._data
-                    np.maximum(vmax, v, out=vmax)
-                    denom = np.sqrt(vmax) / bc2_sqrt + eps
-                else:
-                    denom = np.sqrt(v) / bc2_sqrt + eps
-                p._data -= step_size * (m / denom)
-        return loss
+    def _update(self, group: dict[str, Any]) -> None:
+        vmax = 0.0 if group["amsgrad"] else None
+        params, grads, states, buffers = self._gather(group, exp_avg=0.0, exp_avg_sq=0.0, max_exp_avg_sq=vmax)
+        adam(params, grads, *buffers, [st["step"] for st in states], **_options(group, adam))
 
 
+@_with_rule(adamw)
 class AdamW(Adam):
-    r"""Adam with decoupled weight decay (Loshchilov & Hutter 2019):
-
-    theta <- theta (1 - lr lambda),  then the Adam step on the gradient of the loss alone.
-    """
+    r"""Adam with decoupled weight decay (Adam's update rule is ``help(gradbox.optim.Adam)``)."""
 
     def __init__(
         self,
-        params,
+        params: ParamsT,
         lr: float = 1e-3,
-        betas=(0.9, 0.999),
+        betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 1e-2,
         amsgrad: bool = False,
         *,
         maximize: bool = False,
-        foreach=None,
+        foreach: bool | None = None,
         capturable: bool = False,
         differentiable: bool = False,
-        fused=None,
+        fused: bool | None = None,
     ) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, decoupled_weight_decay=True)
 
 
+@_with_rule(nadam)
 class NAdam(Optimizer):
-    r"""Adam with Nesterov momentum (Dozat 2016). With momentum schedule
-    mu_t = b1 (1 - 0.5 * 0.96^(t psi)) (psi the momentum_decay) and prod_t = mu_1 ... mu_t:
-
-        m_t = b1 m + (1 - b1) g,   v_t = b2 v + (1 - b2) g^2,   d = sqrt(v_t / (1 - b2^t)) + eps
-        theta <- theta - lr (1 - mu_t) / (1 - prod_t) * g / d - lr mu_{t+1} / (1 - prod_t mu_{t+1}) * m_t / d
-    """
+    r"""NAdam: Adam whose step looks ahead with Nesterov momentum."""
 
     def __init__(
         self,
-        params,
+        params: ParamsT,
         lr: float = 2e-3,
-        betas=(0.9, 0.999),
+        betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         momentum_decay: float = 4e-3,
         decoupled_weight_decay: bool = False,
         *,
-        foreach=None,
+        foreach: bool | None = None,
         maximize: bool = False,
         capturable: bool = False,
         differentiable: bool = False,
     ) -> None:
-        _check(lr, eps, betas, weight_decay)
-        if momentum_decay < 0.0:
-            raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
-        defaults = dict(
-            lr=lr,
-            betas=tuple(betas),
-            eps=eps,
-            weight_decay=weight_decay,
-            momentum_decay=momentum_decay,
-            decoupled_weight_decay=decoupled_weight_decay,
-            maximize=maximize,
-        )
-        super().__init__(params, defaults)
+        super().__init__(params, _defaults(locals(), "lr", "eps", "betas", "weight_decay", "momentum_decay"))
 
-    def step(self, closure=None):
-        loss = self._closure(closure)
-        for group in self.param_groups:
-            lr, (b1, b2), eps, psi = group["lr"], group["betas"], group["eps"], group["momentum_decay"]
-            for p, g in self._params_with_grad(group):
-                st, t, g, m, v = _moments(self, p, g, group, mu_product=lambda p: 1.0)
-                theta = p._data
-                mu = b1 * (1.0 - 0.5 * 0.96 ** (t * psi))
-                mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
-                st["mu_product"] *= mu
-                prod = st["mu_product"]
-                denom = np.sqrt(v / (1 - b2**t)) + eps
-                theta += (-lr * (1.0 - mu) / (1.0 - prod)) * (g / denom)
-                theta += (-lr * mu_next / (1.0 - prod * mu_next)) * (m / denom)
-        return loss
+    def _update(self, group: dict[str, Any]) -> None:
+        scalars = {"mu_product": 1.0}
+        params, grads, states, buffers = self._gather(group, scalars=scalars, exp_avg=0.0, exp_avg_sq=0.0)
+        mu_products = [st["mu_product"] for st in states]
+        nadam(params, grads, *buffers, mu_products, [st["step"] for st in states], **_options(group, nadam))
+        for st, prod in zip(states, mu_products):
+            st["mu_product"] = prod

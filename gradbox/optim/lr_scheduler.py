@@ -21,10 +21,24 @@ def _lrs(optimizer: Optimizer) -> list[float]:
     return [g["lr"] for g in optimizer.param_groups]
 
 
+def _per_group(optimizer: Optimizer, value: Any, error: str) -> list[Any]:
+    """One value per parameter group: a list or tuple as given (its length checked, else
+    ValueError(error) with {n} the number of groups and {got} its length), anything else repeated."""
+    n = len(optimizer.param_groups)
+    if isinstance(value, list | tuple):
+        if len(value) != n:
+            raise ValueError(error.format(n=n, got=len(value)))
+        return list(value)
+    return [value] * n
+
+
 class LRScheduler:
     """Base class: ``step()``, ``get_last_lr()``, ``state_dict()`` / ``load_state_dict()``."""
 
     _is_initial = False
+    # an attribute holding a list of objects with state of their own, saved entry by entry
+    # through _save_entry / _load_entry instead of as it is
+    _nested: str | None = None
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         if not isinstance(optimizer, Optimizer):
@@ -74,41 +88,48 @@ class LRScheduler:
         self._last_lr = _lrs(self.optimizer)
 
     def state_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+        sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", self._nested)}
+        if self._nested:
+            sd[self._nested] = [self._save_entry(x) for x in getattr(self, self._nested)]
+        return sd
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.__dict__.update(state_dict)
+        sd = dict(state_dict)
+        if self._nested:
+            for x, entry in zip(getattr(self, self._nested), sd.pop(self._nested)):
+                self._load_entry(x, entry)
+        self.__dict__.update(sd)
+
+    @staticmethod
+    def _save_entry(x: Any) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def _load_entry(x: Any, entry: Any) -> None:
+        raise NotImplementedError
 
 
 class LambdaLR(LRScheduler):
     """lr_t = base_lr * f(t)."""
 
     def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | list, last_epoch: int = -1) -> None:
-        n = len(optimizer.param_groups)
-        if isinstance(lr_lambda, list | tuple):
-            if len(lr_lambda) != n:
-                raise ValueError(f"Expected {n} lr_lambdas, but got {len(lr_lambda)}")
-            self.lr_lambdas = list(lr_lambda)
-        else:
-            self.lr_lambdas = [lr_lambda] * n
+        self.lr_lambdas = _per_group(optimizer, lr_lambda, "Expected {n} lr_lambdas, but got {got}")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         return [base * f(self.last_epoch) for f, base in zip(self.lr_lambdas, self.base_lrs)]
 
-    def state_dict(self) -> dict[str, Any]:
-        # the functions themselves are code, not state: like PyTorch, keep only callable objects' attributes
-        sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
-        sd["lr_lambdas"] = [None if isinstance(f, types.FunctionType) else dict(f.__dict__) for f in self.lr_lambdas]
-        return sd
+    # the functions themselves are code, not state: like PyTorch, keep only callable objects' attributes
+    _nested = "lr_lambdas"
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        sd = dict(state_dict)
-        lambdas = sd.pop("lr_lambdas")
-        self.__dict__.update(sd)
-        for f, saved in zip(self.lr_lambdas, lambdas):
-            if saved is not None:
-                f.__dict__.update(saved)
+    @staticmethod
+    def _save_entry(f: Callable[[int], float]) -> dict[str, Any] | None:
+        return None if isinstance(f, types.FunctionType) else dict(f.__dict__)
+
+    @staticmethod
+    def _load_entry(f: Callable[[int], float], entry: dict[str, Any] | None) -> None:
+        if entry is not None:
+            f.__dict__.update(entry)
 
 
 class StepLR(LRScheduler):
@@ -301,12 +322,7 @@ class OneCycleLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def _per_group(self, name: str, value) -> list[float]:
-        n = len(self.optimizer.param_groups)
-        if isinstance(value, list | tuple):
-            if len(value) != n:
-                raise ValueError(f"expected {n} values for {name}, got {len(value)}")
-            return list(value)
-        return [value] * n
+        return _per_group(self.optimizer, value, f"expected {{n}} values for {name}, got {{got}}")
 
     def _anneal(self, start: float, end: float, pct: float) -> float:
         if self.anneal_strategy == "cos":
@@ -378,17 +394,15 @@ class SequentialLR(LRScheduler):
             s.step()
         self._last_lr = s.get_last_lr()
 
-    def state_dict(self) -> dict[str, Any]:
-        sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        sd["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return sd
+    _nested = "_schedulers"
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        sd = dict(state_dict)
-        subs = sd.pop("_schedulers")
-        self.__dict__.update(sd)
-        for s, saved in zip(self._schedulers, subs):
-            s.load_state_dict(saved)
+    @staticmethod
+    def _save_entry(s: LRScheduler) -> dict[str, Any]:
+        return s.state_dict()
+
+    @staticmethod
+    def _load_entry(s: LRScheduler, entry: dict[str, Any]) -> None:
+        s.load_state_dict(entry)
 
 
 class ReduceLROnPlateau(LRScheduler):
@@ -416,13 +430,7 @@ class ReduceLROnPlateau(LRScheduler):
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"threshold mode {threshold_mode} is unknown!")
         self.optimizer, self.factor = optimizer, factor
-        n = len(optimizer.param_groups)
-        if isinstance(min_lr, list | tuple):
-            if len(min_lr) != n:
-                raise ValueError(f"expected {n} min_lrs, got {len(min_lr)}")
-            self.min_lrs = list(min_lr)
-        else:
-            self.min_lrs = [min_lr] * n
+        self.min_lrs = _per_group(optimizer, min_lr, "expected {n} min_lrs, got {got}")
         self.patience, self.cooldown, self.eps = patience, cooldown, eps
         self.mode, self.threshold, self.threshold_mode = mode, threshold, threshold_mode
         self.last_epoch = 0

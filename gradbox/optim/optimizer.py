@@ -3,11 +3,19 @@
 Updates work in place on the parameters' arrays, which is what ``torch.no_grad()`` +
 in-place ops amount to in PyTorch. Hyperparameters live per group, so each group may have
 its own ``lr``; schedulers change ``group["lr"]`` between steps.
+
+Each optimizer is two pieces, as in ``torch.optim``: a module-level update function (``sgd``,
+``adam``, ...) that applies the rule to lists of arrays, one entry per parameter, and a class
+whose ``__init__`` declares the hyperparameters (``_defaults`` validates them) and whose
+``_update`` gathers a group's arrays, gradients and state (``_gather``, ``_state``) and calls
+the function with the group's options (``_options``).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -24,18 +32,81 @@ class _Required:
 
 required = _Required()
 
+ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]  # tensors, or parameter groups (dicts with "params")
 
-def check_betas(betas) -> None:
-    for i, b in enumerate(betas):
-        if not 0.0 <= b < 1.0:
-            raise ValueError(f"Invalid beta parameter at index {i}: {b} (betas must lie in [0, 1))")
+
+# PyTorch's implementation switches: accepted by every optimizer, and ignored (one NumPy path).
+_IGNORED_ARGUMENTS = frozenset({"self", "params", "foreach", "capturable", "differentiable", "fused", "__class__"})
+
+
+def _validate(hyper: dict[str, Any], names: Iterable[str]) -> None:
+    """Raise PyTorch's ValueError for the first invalid one of ``names`` (checked in that order,
+    which is PyTorch's for each optimizer): each beta in [0, 1), rho in [0, 1], nesterov only
+    with momentum > 0 and no dampening, any other value not negative."""
+    for name in names:
+        v = hyper[name]
+        if name == "betas":
+            for i, b in enumerate(v):
+                if not 0.0 <= b < 1.0:
+                    raise ValueError(f"Invalid beta parameter at index {i}: {b} (betas must lie in [0, 1))")
+        elif name == "rho":
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"Invalid rho value: {v}")
+        elif name == "nesterov":
+            if v and (hyper["momentum"] <= 0 or hyper["dampening"] != 0):
+                raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        elif v < 0.0 and name == "lr":
+            raise ValueError(f"Invalid learning rate: {v}")
+        elif v < 0.0:
+            raise ValueError(f"Invalid {'epsilon' if name == 'eps' else name} value: {v}")
+
+
+def _defaults(arguments: dict[str, Any], *checked: str) -> dict[str, Any]:
+    """An optimizer's defaults from its ``__init__`` arguments (``locals()`` on entry), so each
+    hyperparameter is named once, in the signature: all but self, params and PyTorch's
+    implementation switches, betas as a tuple. ``checked`` are validated first (``_validate``)."""
+    defaults = {k: tuple(v) if k == "betas" else v for k, v in arguments.items() if k not in _IGNORED_ARGUMENTS}
+    _validate(defaults, checked)
+    return defaults
+
+
+@functools.cache
+def _option_names(rule: Callable[..., Any]) -> tuple[str, ...]:
+    return tuple(n for n, p in inspect.signature(rule).parameters.items() if p.kind is p.KEYWORD_ONLY)
+
+
+def _options(group: dict[str, Any], rule: Callable[..., Any]) -> dict[str, Any]:
+    """The group's values of the update function's keyword-only parameters: the functions name
+    their hyperparameters as the groups do, so a class passes its group as it is."""
+    return {k: group[k] for k in _option_names(rule)}
+
+
+def _grad(theta: np.ndarray, g: np.ndarray, weight_decay: float, maximize: bool) -> np.ndarray:
+    """The gradient an update follows: -g when maximizing, plus weight_decay * theta (the
+    gradient of (weight_decay / 2) ||theta||^2, L2 regularisation). Never changes g in place."""
+    g = -g if maximize else g
+    return g + weight_decay * theta if weight_decay else g
+
+
+def _with_rule(rule: Callable[..., Any]) -> Callable[[type], type]:
+    """Class decorator: append the update function's docstring (the math) to the class's, so
+    ``help(Class)`` shows the rule that is written once, on the function."""
+
+    def decorate(cls: type) -> type:
+        name = f"{rule.__module__}.{rule.__name__}"
+        cls.__doc__ = (
+            f"{inspect.cleandoc(cls.__doc__ or '')}\n\nUpdate rule ({name}):\n\n{inspect.cleandoc(rule.__doc__ or '')}"
+        )
+        return cls
+
+    return decorate
 
 
 class Optimizer:
     """Base class: ``param_groups`` (dicts of params and options), ``state`` (per parameter),
     ``zero_grad``, ``step``, ``add_param_group``, ``state_dict`` / ``load_state_dict``."""
 
-    def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], defaults: dict[str, Any]) -> None:
+    def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
@@ -108,21 +179,62 @@ class Optimizer:
                     else:
                         p.grad._data[...] = 0
 
-    def _closure(self, closure: Callable[[], Any] | None):
-        if closure is None:
-            return None
-        with enable_grad():
-            return closure()
+    def _state(
+        self, p: Tensor, *, step: bool = True, scalars: dict[str, float] | None = None, **fill: float
+    ) -> dict[str, Any]:
+        """``p``'s state, made on its first update: ``"step"`` = 0 (with ``step``), an array of
+        p's shape and dtype filled with the value for each name in ``fill``, then ``scalars``.
+        With ``step`` the count is advanced, so ``"step"`` is the number of this update."""
+        st = self.state.setdefault(p, {})
+        if not st:
+            if step:
+                st["step"] = 0
+            st.update({k: Tensor._wrap(np.full_like(p._data, v)) for k, v in fill.items()})
+            st.update(scalars or {})
+        if step:
+            st["step"] += 1
+        return st
 
-    def _params_with_grad(self, group):
+    def _gather(
+        self,
+        group: dict[str, Any],
+        stateful: bool = True,
+        *,
+        step: bool = True,
+        scalars: dict[str, float] | None = None,
+        **fill: float | None,
+    ) -> tuple[list[np.ndarray], list[np.ndarray], list[dict[str, Any]], list[list[np.ndarray]]]:
+        """What an update function takes, for the group's parameters that have a gradient: their
+        arrays (made writeable: the update works in place), their gradients, their states
+        (``_state``; throwaway empty dicts if not ``stateful``) and, for each name in ``fill``
+        in order, the list of those state arrays. A name given None is a buffer the group's
+        options leave unused: it is not made, and its list is empty."""
+        made = {k: v for k, v in fill.items() if v is not None}
+        params, grads, states = [], [], []
         for p in group["params"]:
             if p.grad is not None:
-                g = p.grad._data
                 if not p._data.flags.writeable:
                     p._data = np.array(p._data)
-                yield p, (-g if group.get("maximize", False) else g)
+                params.append(p._data)
+                grads.append(p.grad._data)
+                states.append(self._state(p, step=step, scalars=scalars, **made) if stateful else {})
+        buffers = [[st[k]._data for st in states] if v is not None else [] for k, v in fill.items()]
+        return params, grads, states, buffers
 
-    def step(self, closure: Callable[[], Any] | None = None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One update of every parameter that has a gradient, group by group (``_update``).
+        ``closure``, which re-evaluates the loss, is called first (with grad enabled) and its
+        result returned."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            self._update(group)
+        return loss
+
+    def _update(self, group: dict[str, Any]) -> None:
+        """Gather the group's parameters, gradients and state; apply the update function."""
         raise NotImplementedError
 
     # ---- (de)serialisation -----------------------------------------------------------------

@@ -1,21 +1,55 @@
-"""Stochastic gradient descent with momentum."""
+"""Stochastic gradient descent with momentum: the update function ``sgd`` and the class ``SGD``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from gradbox.optim.optimizer import Optimizer
+from gradbox.optim.optimizer import Optimizer, ParamsT, _defaults, _grad, _options, _with_rule
 from gradbox.tensor import Tensor
 
 
-class SGD(Optimizer):
-    r"""theta <- theta - lr * d, where with g = grad (+ weight_decay * theta):
+def sgd(
+    params: list[np.ndarray],
+    grads: list[np.ndarray],
+    momentum_buffers: list[np.ndarray | None],
+    *,
+    lr: float,
+    momentum: float,
+    dampening: float,
+    weight_decay: float,
+    nesterov: bool,
+    maximize: bool,
+) -> None:
+    r"""theta <- theta - lr * d, where with g = grad (-grad if maximize) + weight_decay * theta:
 
     * no momentum: d = g;
     * momentum b, dampening t: v_1 = g_0, v_{k+1} = b v_k + (1 - t) g_k; d = v_{k+1}
       (nesterov: d = g_k + b v_{k+1}).
 
-    Two textbook forms of momentum give the same iterates:
+    One entry per parameter in each list. ``params`` and the buffers are updated in place; a
+    None buffer (the parameter's first step with momentum) is replaced in the list by the new
+    buffer, v_1 (a copy, never the gradient array itself).
+    """
+    for i, (theta, g) in enumerate(zip(params, grads)):
+        g = _grad(theta, g, weight_decay, maximize)
+        if momentum:
+            buf = momentum_buffers[i]
+            if buf is None:
+                buf = momentum_buffers[i] = np.array(g, copy=True)
+            else:
+                buf *= momentum
+                buf += (1 - dampening) * g
+            g = g + momentum * buf if nesterov else buf
+        theta -= lr * g
+
+
+@_with_rule(sgd)
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, with momentum and Nesterov momentum.
+
+    Two textbook forms of momentum (in the notation of the update rule below) give the same iterates:
 
     * velocity (this one, t = 0): v_{k+1} = g_k + b v_k,  theta_{k+1} = theta_k - a v_{k+1};
     * heavy ball (Polyak): theta_{k+1} = theta_k - a g_k + b (theta_k - theta_{k-1}).
@@ -31,7 +65,7 @@ class SGD(Optimizer):
 
     def __init__(
         self,
-        params,
+        params: ParamsT,
         lr: float = 1e-3,
         momentum: float = 0.0,
         dampening: float = 0.0,
@@ -39,50 +73,17 @@ class SGD(Optimizer):
         nesterov: bool = False,
         *,
         maximize: bool = False,
-        foreach=None,
+        foreach: bool | None = None,
         differentiable: bool = False,
-        fused=None,
+        fused: bool | None = None,
     ) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-        defaults = dict(
-            lr=lr,
-            momentum=momentum,
-            dampening=dampening,
-            weight_decay=weight_decay,
-            nesterov=nesterov,
-            maximize=maximize,
-        )
-        super().__init__(params, defaults)
+        super().__init__(params, _defaults(locals(), "lr", "momentum", "weight_decay", "nesterov"))
 
-    def step(self, closure=None):
-        loss = self._closure(closure)
-        for group in self.param_groups:
-            lr, mom, damp, wd, nesterov = (
-                group["lr"],
-                group["momentum"],
-                group["dampening"],
-                group["weight_decay"],
-                group["nesterov"],
-            )
-            for p, g in self._params_with_grad(group):
-                if wd:
-                    g = g + wd * p._data
-                if mom:
-                    st = self.state.setdefault(p, {})
-                    buf = st.get("momentum_buffer")
-                    if buf is None:
-                        buf = st["momentum_buffer"] = Tensor._wrap(np.array(g, copy=True))
-                    else:
-                        b = buf._data
-                        b *= mom
-                        b += (1 - damp) * g
-                    g = g + mom * buf._data if nesterov else buf._data
-                p._data -= lr * g
-        return loss
+    def _update(self, group: dict[str, Any]) -> None:
+        momentum = bool(group["momentum"])
+        params, grads, states, _ = self._gather(group, momentum, step=False)
+        buffers = [st["momentum_buffer"]._data if "momentum_buffer" in st else None for st in states]
+        sgd(params, grads, buffers, **_options(group, sgd))
+        for st, buf in zip(states, buffers):
+            if momentum and "momentum_buffer" not in st:
+                st["momentum_buffer"] = Tensor._wrap(buf)
