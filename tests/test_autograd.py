@@ -210,3 +210,16 @@ def test_augmented_assignment_is_in_place_off_graph_and_differentiable_on_graph(
     np.testing.assert_allclose(w.grad.numpy(), [4.0, 4.0])
     with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
         w += 1
+
+
+def test_tracing_sees_every_op_with_its_inputs_params_and_output_even_under_no_grad():
+    from gradbox.autograd.function import tracing, tracers
+
+    seen = []
+    x = gb.randn(2, 3)
+    w = gb.randn(4, 3, requires_grad=True)
+    with gb.no_grad(), tracing(lambda cls, ins, params, out: seen.append((cls.__name__, ins, params, out))):
+        y = gb.relu(x @ w.t()).sum(1)
+    assert [s[0] for s in seen] == ["Permute", "Matmul", "Relu", "Sum"]
+    assert seen[1][1][0] is x and seen[-1][3] is y and seen[-1][2] == {"dims": (1,), "keepdim": False}
+    assert tracers == []

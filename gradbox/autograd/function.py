@@ -13,6 +13,7 @@ reduces them to each input's shape in one place (:func:`gradbox.ops.shape.sum_to
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import traceback
 from typing import Any
@@ -22,6 +23,10 @@ import numpy as np
 from gradbox.autograd import anomaly, grad_mode
 from gradbox.autograd.opmath import OpMath, document
 from gradbox.tensor import Tensor
+
+# Callables tracer(op_class, input_tensors, params, output) called on every op application,
+# with or without grad mode (graph export traces a forward pass this way); see ``tracing``.
+tracers: list = []
 
 _new = object.__new__
 _ndarray = np.ndarray
@@ -92,6 +97,9 @@ class Function:
             anomaly.check_forward(cls.__name__, out)
         res = _new(Tensor)
         res._data = out
+        if tracers:
+            for tracer in tracers:
+                tracer(cls, inputs, params, res)
         if not grad_mode.enabled:
             return res
         nf = []
@@ -125,3 +133,13 @@ class Function:
         """Drop what backward saved; a second backward through this node then raises."""
         self.__dict__.clear()
         self._freed = True
+
+
+@contextlib.contextmanager
+def tracing(tracer):
+    """Call ``tracer(op_class, inputs, params, output)`` for every op applied inside the block."""
+    tracers.append(tracer)
+    try:
+        yield tracer
+    finally:
+        tracers.remove(tracer)
