@@ -213,7 +213,7 @@ def test_augmented_assignment_is_in_place_off_graph_and_differentiable_on_graph(
 
 
 def test_tracing_sees_every_op_with_its_inputs_params_and_output_even_under_no_grad():
-    from gradbox.autograd.function import tracing, tracers
+    from gradbox.autograd.function import tracers, tracing
 
     seen = []
     x = gb.randn(2, 3)
