@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from gradbox import creation, ops
 
 _SAME_NAME = """
@@ -23,12 +21,6 @@ def attach(cls) -> None:
     def where(self, condition, other):
         return ops.where(condition, self, other)
 
-    def masked_fill_(self, mask, value):
-        a = self._inplace("masked_fill_")
-        m = mask._data if hasattr(mask, "_data") else np.asarray(mask)
-        a[np.broadcast_to(m, a.shape)] = value._data if hasattr(value, "_data") else value
-        return self
-
     def type_as(self, other):
         return self.to(other.dtype)
 
@@ -44,5 +36,5 @@ def attach(cls) -> None:
     def new_full(self, size, fill_value, dtype=None):
         return creation.full(size, fill_value, dtype=dtype or self.dtype)
 
-    for f in (where, masked_fill_, type_as, new_zeros, new_ones, new_tensor, new_full):
+    for f in (where, type_as, new_zeros, new_ones, new_tensor, new_full):
         setattr(cls, f.__name__, f)

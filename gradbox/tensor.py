@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from gradbox import _dtype, _repr
-from gradbox import random as _random
 
 _new = object.__new__
 
@@ -44,6 +43,10 @@ class Tensor:
     grad: Tensor | None = None
     grad_fn: Any = None
     _hooks: list | None = None
+    # The version counter, made on the first in-place change or view: a one-element list
+    # shared by a tensor and its views; ``_base`` is the tensor a view was taken from.
+    _vc: list | None = None
+    _base: Tensor | None = None
 
     def __init__(self, data: Any = None, *, dtype=None, requires_grad: bool = False) -> None:
         # ``gb.Tensor(data)`` gives float32 like ``torch.Tensor(data)``; prefer ``gb.tensor``.
@@ -90,6 +93,11 @@ class Tensor:
         return "cpu"
 
     @property
+    def _version(self) -> int:
+        """How many times this tensor's memory was changed in place (shared with its views)."""
+        return self._vc[0] if self._vc is not None else 0
+
+    @property
     def is_leaf(self) -> bool:
         return self.grad_fn is None
 
@@ -99,7 +107,7 @@ class Tensor:
     @property
     def data(self) -> Tensor:
         """The same values, detached from the graph (shares memory, like PyTorch's ``.data``)."""
-        return Tensor._wrap(self._data)
+        return self._alias()
 
     @data.setter
     def data(self, value: Tensor) -> None:
@@ -212,7 +220,15 @@ class Tensor:
         return self
 
     def detach(self) -> Tensor:
-        return Tensor._wrap(self._data)
+        """The same values outside the graph; shares memory and the version counter with self."""
+        return self._alias()
+
+    def _alias(self) -> Tensor:
+        t = Tensor._wrap(self._data)
+        if self._vc is None:
+            self._vc = [0]
+        t._vc = self._vc
+        return t
 
     def detach_(self) -> Tensor:
         self.grad_fn = None
@@ -249,90 +265,7 @@ class Tensor:
     ) -> None:
         autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
-    # ---- in-place updates (leaves under no_grad, or tensors outside any graph) ----------
-    def _inplace(self, op: str) -> np.ndarray:
-        if self.requires_grad and self.grad_fn is None and grad_mode.enabled:
-            raise RuntimeError(
-                f"{op}: a leaf tensor that requires grad is being used in an in-place operation; "
-                "wrap the update in gb.no_grad() (as optimizers do)"
-            )
-        if self.grad_fn is not None:
-            raise RuntimeError(
-                f"{op}: in-place operations on a tensor that is part of the autograd graph are not "
-                "supported by gradbox; use the out-of-place op"
-            )
-        if not self._data.flags.writeable:
-            self._data = np.array(self._data)
-        return self._data
-
-    def _operand(self, other) -> np.ndarray | numbers.Number:
-        return other._data if isinstance(other, Tensor) else other
-
-    def zero_(self) -> Tensor:
-        self._inplace("zero_")[...] = 0
-        return self
-
-    def fill_(self, value) -> Tensor:
-        self._inplace("fill_")[...] = self._operand(value)
-        return self
-
-    def copy_(self, src) -> Tensor:
-        a = self._inplace("copy_")
-        s = np.asarray(self._operand(src))
-        try:
-            np.copyto(a, np.broadcast_to(s, a.shape), casting="unsafe")
-        except ValueError:
-            raise RuntimeError(f"copy_: source of shape {s.shape} does not broadcast to {a.shape}") from None
-        return self
-
-    def add_(self, other, *, alpha=1) -> Tensor:
-        a = self._inplace("add_")
-        o = self._operand(other)
-        a += o if alpha == 1 else np.multiply(o, alpha, dtype=a.dtype)
-        return self
-
-    def sub_(self, other, *, alpha=1) -> Tensor:
-        return self.add_(other, alpha=-alpha)
-
-    def mul_(self, other) -> Tensor:
-        a = self._inplace("mul_")
-        a *= self._operand(other)
-        return self
-
-    def div_(self, other) -> Tensor:
-        a = self._inplace("div_")
-        a /= self._operand(other)
-        return self
-
-    def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002
-        a = self._inplace("clamp_")
-        np.clip(a, min, max, out=a)
-        return self
-
-    def addcmul_(self, t1, t2, *, value=1) -> Tensor:
-        a = self._inplace("addcmul_")
-        a += value * self._operand(t1) * self._operand(t2)
-        return self
-
-    def addcdiv_(self, t1, t2, *, value=1) -> Tensor:
-        a = self._inplace("addcdiv_")
-        a += value * self._operand(t1) / self._operand(t2)
-        return self
-
-    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
-        out = self._inplace("uniform_")
-        out[...] = _random._gen(generator).uniform(a, b, out.shape)
-        return self
-
-    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
-        out = self._inplace("normal_")
-        out[...] = _random._gen(generator).normal(mean, std, out.shape)
-        return self
-
-    def __setitem__(self, idx, value) -> None:
-        a = self._inplace("__setitem__")
-        nidx, _ = _ops.index.normalize_index(idx)
-        a[nidx] = self._operand(value)
+    # In-place methods (add_, mul_, zero_, copy_, __setitem__, ...): gradbox/_inplace.py.
 
     # ---- operators --------------------------------------------------------------------
     def __add__(self, o):
@@ -419,33 +352,26 @@ class Tensor:
     def __invert__(self):
         return Tensor._wrap(np.invert(self._data))
 
-    # ``a += b``: in place where PyTorch would be (no graph involved); on a tensor inside a graph
-    # the name is rebound to an out-of-place result, which autograd can differentiate.
-    def _augmented(self, o, inplace: str, op):
-        if grad_mode.enabled and (self.grad_fn is not None or (isinstance(o, Tensor) and o.requires_grad)):
-            return op(self, o)
-        getattr(self, inplace)(o)
-        return self
-
+    # ``a += b`` is in place, as in PyTorch (with its autograd rules: see gradbox/_inplace.py)
     def __iadd__(self, o):
-        return self._augmented(o, "add_", _ops.add)
+        return self.add_(o)
 
     def __isub__(self, o):
-        return self._augmented(o, "sub_", _ops.sub)
+        return self.sub_(o)
 
     def __imul__(self, o):
-        return self._augmented(o, "mul_", _ops.mul)
+        return self.mul_(o)
 
     def __itruediv__(self, o):
-        return self._augmented(o, "div_", _ops.div)
+        return self.div_(o)
 
     def __getitem__(self, idx):
         return _ops.getitem(self, idx)
 
 
 # cycle: autograd, ops and the methods import gradbox.tensor, so they come after Tensor is defined
-from gradbox import _tensor_methods, autograd  # noqa: E402  (_tensor_methods attaches the PyTorch-named methods)
+from gradbox import _inplace, _tensor_methods, autograd  # noqa: E402  (they attach the PyTorch-named methods)
 from gradbox import ops as _ops  # noqa: E402
-from gradbox.autograd import grad_mode  # noqa: E402
 
 _tensor_methods.attach(Tensor)
+_inplace.attach(Tensor)

@@ -27,6 +27,7 @@ LAYERS = {
     "_malloc": 0,
     "_repr": 0,
     "_tensor_methods": 0,
+    "_inplace": 0,
     "tensor": 0,
     "creation": 0,
     "random": 0,

@@ -133,6 +133,8 @@ def run_backward(
             g = grads.pop(node)
             if node._freed:
                 raise RuntimeError(_FREED.format(name=node.name))
+            if node._saved_versions is not None or node.output is not None:
+                node.check_saved_versions()
             if node._hooks:
                 g = _run_hooks(node._hooks, g)
             if capture is not None:

@@ -57,6 +57,11 @@ class Function:
     __slots__ = ("next_functions", "input_shapes", "seq", "__dict__", "__weakref__")
     save_inputs = False
     save_output = False
+    # A view op's result shares memory with its first input when NumPy makes a view: it then
+    # shares the input's version counter and records it as its ``_base`` (see ``_link_view``).
+    view = False
+    _saved_versions: tuple | None = None
+    _out_version = 0
     # Defaults on the class: a node sets only what it uses.
     inputs: tuple[Tensor, ...] | None = None
     output: Tensor | None = None
@@ -97,6 +102,8 @@ class Function:
             anomaly.check_forward(cls.__name__, out)
         res = _new(Tensor)
         res._data = out
+        if cls.view:
+            _link_view(res, inputs[0])
         if tracers:
             for tracer in tracers:
                 tracer(cls, inputs, params, res)
@@ -121,18 +128,46 @@ class Function:
         fn.seq = next(_sequence)
         if cls.save_inputs:
             fn.inputs = inputs
+            fn._saved_versions = tuple([t._vc[0] if t._vc is not None else 0 for t in inputs])
         if cls.save_output:
             fn.output = res
+            if res._vc is not None:
+                fn._out_version = res._vc[0]
         if anomaly.enabled:
             fn._trace = traceback.format_stack()[:-2]
         res.grad_fn = fn
         res.requires_grad = True
         return res
 
+    def check_saved_versions(self) -> None:
+        """Raise if a tensor this node saved for backward was changed in place since (its
+        version moved on): backward would otherwise use the new values, silently wrong."""
+        saved = [] if self.inputs is None else list(zip(self.inputs, self._saved_versions or ()))
+        if self.output is not None:
+            saved.append((self.output, self._out_version))
+        for i, (t, v) in enumerate(saved):
+            now = t._vc[0] if t._vc is not None else 0
+            if now != v:
+                what = f"input {i}" if self.inputs is not None and i < len(self.inputs) else "the output"
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an inplace "
+                    f"operation: {what} of {self.name} (a {t.dtype} tensor of shape {tuple(t._data.shape)}) is at "
+                    f"version {now}; expected version {v} instead. Use an out-of-place op (or .clone() before "
+                    "the in-place one)"
+                )
+
     def _release(self) -> None:
         """Drop what backward saved; a second backward through this node then raises."""
         self.__dict__.clear()
         self._freed = True
+
+
+def _link_view(res: Tensor, src: Tensor) -> None:
+    if np.may_share_memory(res._data, src._data):
+        if src._vc is None:
+            src._vc = [0]
+        res._vc = src._vc
+        res._base = src._base if src._base is not None else src
 
 
 @contextlib.contextmanager

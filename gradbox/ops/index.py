@@ -51,6 +51,8 @@ class Index(Function):
         note="Repeated (advanced) indices add up: the gradient of x[[0, 0]] at x_0 is g_0 + g_1.",
     )
 
+    view = True  # NumPy returns a view where it can: the result shares memory with x
+
     def forward(self, x, idx, advanced):
         self.idx, self.advanced = idx, advanced
         return np.asarray(x[idx])
@@ -162,3 +164,41 @@ class ScatterAdd(Function):
 
     def backward(self, gy):
         return Take.apply(gy, idx=self.idx)
+
+
+class IndexPut(Function):
+    math = OpMath(
+        "y = x with y[idx] = v",
+        grads=("g with zeros at idx", "g[idx], summed to v's shape"),
+        inputs=("x", "v"),
+        note="The out-of-place form of t[idx] = v; repeated indices keep the last write, as NumPy and PyTorch.",
+    )
+
+    def forward(self, x, v, idx):
+        self.idx = idx
+        y = x.copy()
+        y[idx] = v
+        return y
+
+    def backward(self, g):
+        zero = Tensor._wrap(np.zeros((), dtype=g._data.dtype))
+        gx = IndexPut.apply(g, zero, idx=self.idx)
+        gv = Index.apply(g, idx=self.idx, advanced=True)
+        return gx, gv
+
+
+def index_put(x: Tensor, idx, value: Tensor) -> Tensor:
+    """x with ``x[idx] = value`` (value broadcast); what ``x[idx] = value`` computes, out of place."""
+    nidx, _ = normalize_index(idx)
+    try:
+        np.broadcast_to(value._data, np.empty(x._data.shape, dtype=bool)[nidx].shape)
+    except IndexError as e:
+        raise IndexError(f"index: {e} (tensor shape {x._data.shape})") from None
+    except ValueError:
+        raise RuntimeError(
+            f"index_put: a value of shape {tuple(value._data.shape)} cannot be assigned to the indexed shape "
+            f"{np.empty(x._data.shape, dtype=bool)[nidx].shape}"
+        ) from None
+    if value._data.dtype != x._data.dtype:
+        value = value.to(x.dtype)
+    return IndexPut.apply(x, value, idx=nidx)

@@ -18,6 +18,8 @@ from gradbox.tensor import Tensor
 class Reshape(Function):
     math = OpMath("y = x with a new shape (same elements in row-major order)", grads=("reshape(g, x.shape)",))
 
+    view = True  # NumPy returns a view where it can: the result shares memory with x
+
     def forward(self, x, shape):
         return np.reshape(x, shape)
 
@@ -32,6 +34,8 @@ class Permute(Function):
         note="p^-1 is the inverse permutation (argsort(p)).",
     )
 
+    view = True  # NumPy returns a view where it can: the result shares memory with x
+
     def forward(self, x, dims):
         self.dims = dims
         return np.transpose(x, dims)
@@ -44,6 +48,8 @@ class Expand(Function):
     """The engine sums over the broadcast dims for every op (``sum_to``), so backward hands g back unchanged."""
 
     math = OpMath("y = x broadcast to a larger shape (a view)", grads=("g summed over the broadcast dims",))
+
+    view = True  # NumPy returns a view where it can: the result shares memory with x
 
     def forward(self, x, shape):
         return np.broadcast_to(x, shape)
@@ -70,6 +76,8 @@ class SumTo(Function):
 
 class Flip(Function):
     math = OpMath("y = x reversed along dims", grads=("flip(g, dims)",))
+
+    view = True  # NumPy returns a view where it can: the result shares memory with x
 
     def forward(self, x, dims):
         self.dims = dims
@@ -142,7 +150,27 @@ def reshape(x: Tensor, *shape) -> Tensor:
         ) from None
 
 
-view = reshape
+@op(
+    Reshape,
+    summary="x with a new shape, sharing its memory; raises when the elements of x are not laid out for it "
+    "(e.g. after a transpose), as in PyTorch: ``reshape`` copies then.",
+)
+def view(x: Tensor, *shape) -> Tensor:
+    shape = shape_arg(shape, "view")
+    probe = x._data.view()
+    try:
+        probe.shape = shape  # NumPy refuses (AttributeError) exactly when a copy would be needed
+    except AttributeError:
+        raise RuntimeError(
+            f"view: view size is not compatible with input tensor's size and stride (at least one dimension spans "
+            f"across two contiguous subspaces): shape {tuple(x._data.shape)} to {list(shape)}. Use .reshape(...) "
+            "instead."
+        ) from None
+    except ValueError:
+        raise RuntimeError(
+            f"view: shape {list(shape)} is invalid for input of size {x._data.size} (shape {x._data.shape})"
+        ) from None
+    return Reshape.apply(x, shape=probe.shape)
 
 
 @op(

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from gradbox._inplace import bump_version
 from gradbox.autograd.grad_mode import enable_grad
 from gradbox.tensor import Tensor
 
@@ -231,6 +232,9 @@ class Optimizer:
                 loss = closure()
         for group in self.param_groups:
             self._update(group)
+            for p in group["params"]:
+                if p.grad is not None:  # updated in place: a graph that saved p must not reuse it
+                    bump_version(p)
         return loss
 
     def _update(self, group: dict[str, Any]) -> None:

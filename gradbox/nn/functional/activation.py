@@ -6,29 +6,36 @@ from __future__ import annotations
 import numpy as np
 
 from gradbox import ops
+from gradbox._inplace import apply_inplace
 from gradbox.ops import activation as _act
 from gradbox.tensor import Tensor
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    """y = max(x, 0); dL/dx = g [x > 0]."""
-    return ops.relu(input)
+    """y = max(x, 0); dL/dx = g [x > 0]. ``inplace=True`` overwrites ``input`` (see gradbox/_inplace.py)."""
+    return apply_inplace(input, "relu_", ops.relu) if inplace else ops.relu(input)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     """y = min(max(x, 0), 6) (hardtanh(0, 6))."""
-    return hardtanh(input, 0.0, 6.0)
+    return hardtanh(input, 0.0, 6.0, inplace)
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    if inplace:
+        return apply_inplace(input, "hardtanh_", lambda x: _act.hardtanh(x, min_val, max_val))
     return _act.hardtanh(input, min_val, max_val)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    if inplace:
+        return apply_inplace(input, "leaky_relu_", lambda x: _act.leaky_relu(x, negative_slope))
     return _act.leaky_relu(input, negative_slope)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    if inplace:
+        return apply_inplace(input, "elu_", lambda x: _act.elu(x, alpha))
     return _act.elu(input, alpha)
 
 
@@ -50,6 +57,8 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """y = x sigmoid(x); dL/dx = g s (1 + x (1 - s)) with s = sigmoid(x) (composed of gradbox ops)."""
     x = _act.float_input(input, "silu")
+    if inplace:
+        return apply_inplace(x, "silu_", lambda t: t * ops.sigmoid(t))
     return x * ops.sigmoid(x)
 
 

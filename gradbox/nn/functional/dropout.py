@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradbox._inplace import apply_inplace
 from gradbox.random import _gen
 from gradbox.tensor import Tensor
 
@@ -23,9 +24,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     _check_p(p, "dropout")
     if not training or p == 0.0:
         return input
-    if p == 1.0:
-        return input * 0.0
-    return input * _mask(input._data.shape, p, input._data.dtype)
+    mask = 0.0 if p == 1.0 else _mask(input._data.shape, p, input._data.dtype)
+    return apply_inplace(input, "dropout_", lambda x: x * mask) if inplace else input * mask
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -36,7 +36,5 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     xs = input._data.shape
     if len(xs) not in (3, 4):
         raise RuntimeError(f"dropout2d: expected a 3-D or 4-D input, got shape {tuple(xs)}")
-    if p == 1.0:
-        return input * 0.0
-    shape = xs[:-2] + (1, 1)
-    return input * _mask(shape, p, input._data.dtype)
+    mask = 0.0 if p == 1.0 else _mask(xs[:-2] + (1, 1), p, input._data.dtype)
+    return apply_inplace(input, "dropout2d_", lambda x: x * mask) if inplace else input * mask

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from gradbox import _dtype
+from gradbox._inplace import bump_version
 from gradbox.nn.parameter import Buffer, Parameter
 from gradbox.tensor import Tensor
 
@@ -403,6 +404,7 @@ class Module:
                     np.copyto(target._data, a, casting="unsafe")
                 else:
                     target._data = np.array(a, dtype=target._data.dtype)
+                bump_version(target)
         return IncompatibleKeys(missing, unexpected)
 
     # ---- printing ---------------------------------------------------------------------
