@@ -35,7 +35,10 @@ def _infer(data) -> np.ndarray:
         return np.asarray(data)
     if isinstance(data, list | tuple) and any(isinstance(x, Tensor) for x in data):
         data = [x._data if isinstance(x, Tensor) else x for x in data]
-    a = np.array(data)
+    try:
+        a = np.array(data)
+    except ValueError:
+        raise ValueError(f"tensor: {_ragged(data)}") from None
     if a.dtype.kind == "f":
         a = a.astype(_dtype.get_default_dtype().np)
     elif a.dtype.kind in "iu":
@@ -43,6 +46,24 @@ def _infer(data) -> np.ndarray:
     elif a.dtype.kind not in "b":
         raise TypeError(f"tensor: can't convert data of type {a.dtype} ({type(data).__name__}) to a tensor")
     return a
+
+
+def _ragged(data, dim: int = 0) -> str:
+    """Where nested sequences stop being rectangular, in PyTorch's words."""
+    items = list(data)
+    lengths = [len(x) if isinstance(x, list | tuple) else None for x in items]
+    first = lengths[0] if lengths else None
+    for n in lengths:
+        if n != first:
+            if first is None or n is None:
+                return f"expected a sequence or a number consistently at dim {dim + 1}, got both"
+            return f"expected sequence of length {first} at dim {dim + 1} (got {n})"
+    for x in items:
+        if isinstance(x, list | tuple):
+            inner = _ragged(x, dim + 1)
+            if inner:
+                return inner
+    return "" if dim else "the nested sequences do not form a rectangular array"
 
 
 def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
@@ -71,15 +92,15 @@ def from_numpy(a: np.ndarray) -> Tensor:
 
 
 def zeros(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
-    return _finish(np.zeros(shape_arg(size, "zeros"), _np_dtype(dtype)), requires_grad)
+    return _finish(np.zeros(shape_arg(size, "zeros", new=True), _np_dtype(dtype)), requires_grad)
 
 
 def ones(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
-    return _finish(np.ones(shape_arg(size, "ones"), _np_dtype(dtype)), requires_grad)
+    return _finish(np.ones(shape_arg(size, "ones", new=True), _np_dtype(dtype)), requires_grad)
 
 
 def empty(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
-    return _finish(np.empty(shape_arg(size, "empty"), _np_dtype(dtype)), requires_grad)
+    return _finish(np.empty(shape_arg(size, "empty", new=True), _np_dtype(dtype)), requires_grad)
 
 
 def full(size, fill_value, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
@@ -93,7 +114,7 @@ def full(size, fill_value, dtype=None, requires_grad: bool = False, device=None)
         npd = _np_dtype(None, default)
     else:
         npd = _np_dtype(dtype)
-    return _finish(np.full(shape_arg((size,), "full"), fill_value, npd), requires_grad)
+    return _finish(np.full(shape_arg((size,), "full", new=True), fill_value, npd), requires_grad)
 
 
 def _like(x: Tensor, dtype) -> np.dtype:
@@ -145,14 +166,16 @@ def _float_dtype(dtype, op: str) -> np.dtype:
 def rand(*size, generator: Generator | None = None, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Uniform samples on [0, 1)."""
     npd = _float_dtype(dtype, "rand")
-    a = _gen(generator).random(shape_arg(size, "rand"), dtype=np.float64).astype(npd)
+    draw_dtype = np.float32 if npd == np.float32 else np.float64  # draw in the target dtype: no float64 copy
+    a = _gen(generator).random(shape_arg(size, "rand", new=True), dtype=draw_dtype).astype(npd, copy=False)
     return _finish(a, requires_grad)
 
 
 def randn(*size, generator: Generator | None = None, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Standard normal samples."""
     npd = _float_dtype(dtype, "randn")
-    a = _gen(generator).standard_normal(shape_arg(size, "randn")).astype(npd)
+    draw_dtype = np.float32 if npd == np.float32 else np.float64  # draw in the target dtype: no float64 copy
+    a = _gen(generator).standard_normal(shape_arg(size, "randn", new=True), dtype=draw_dtype).astype(npd, copy=False)
     return _finish(a, requires_grad)
 
 
@@ -162,7 +185,7 @@ def randint(low, high=None, size=(), *, generator: Generator | None = None, dtyp
         low, high = 0, low
     if low >= high:
         raise RuntimeError(f"randint: expects low < high, got low={low}, high={high}")
-    a = _gen(generator).integers(low, high, size=shape_arg((size,), "randint"))
+    a = _gen(generator).integers(low, high, size=shape_arg((size,), "randint", new=True))
     return _finish(a.astype(_np_dtype(dtype, np.dtype(np.int64))), False)
 
 

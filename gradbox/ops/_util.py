@@ -128,8 +128,9 @@ def norm_dims(dim, ndim: int, op: str) -> tuple[int, ...] | None:
     return (norm_dim(dim, ndim, op),)
 
 
-def shape_arg(args: tuple, op: str) -> tuple[int, ...]:
-    """Accept ``f(2, 3)`` and ``f((2, 3))`` / ``f([2, 3])`` like PyTorch."""
+def shape_arg(args: tuple, op: str, new: bool = False) -> tuple[int, ...]:
+    """Accept ``f(2, 3)`` and ``f((2, 3))`` / ``f([2, 3])`` like PyTorch; ``new``: the sizes of a
+    tensor to create, which must not be negative."""
     if len(args) == 1 and isinstance(args[0], Sequence | np.ndarray):
         args = tuple(args[0])
     out = []
@@ -139,4 +140,6 @@ def shape_arg(args: tuple, op: str) -> tuple[int, ...]:
         if not isinstance(s, numbers.Integral):
             raise TypeError(f"{op}: sizes must be ints, got {s!r}")
         out.append(int(s))
+    if new and any(s < 0 for s in out):
+        raise RuntimeError(f"{op}: trying to create a tensor with negative dimension {min(out)}: {list(out)}")
     return tuple(out)

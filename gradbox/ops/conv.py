@@ -25,7 +25,7 @@ from gradbox.autograd.function import Function
 from gradbox.autograd.opmath import OpMath
 from gradbox.ops.reduce import sum as _sum
 from gradbox.ops.shape import squeeze, unsqueeze
-from gradbox.ops.window import Geometry, ntuple, offset_slices, out_size, pad_spatial, windows
+from gradbox.ops.window import Geometry, check_positive, ntuple, offset_slices, out_size, pad_spatial, windows
 from gradbox.tensor import Tensor
 
 
@@ -280,6 +280,9 @@ def conv(x, weight, bias, stride, padding, dilation, groups, d: int, op: str):
     kernel = weight._data.shape[2:]
     stride = ntuple(stride, d, "stride")
     dilation = ntuple(dilation, d, "dilation")
+    check_positive(op, kernel_size=kernel, stride=stride, dilation=dilation)
+    if not isinstance(padding, str):
+        check_positive(op, padding=ntuple(padding, d, "padding"))
     pads = _conv_padding(padding, kernel, dilation, stride, op)
     geo = Geometry((stride, pads, dilation, groups))
     out = _out_shape(x._data.shape, weight._data.shape, geo)
@@ -320,6 +323,7 @@ def conv_transpose(x, weight, bias, stride, padding, output_padding, groups, dil
     kernel = weight._data.shape[2:]
     stride, dilation = ntuple(stride, d, "stride"), ntuple(dilation, d, "dilation")
     pad, opad = ntuple(padding, d, "padding"), ntuple(output_padding, d, "output_padding")
+    check_positive(op, kernel_size=kernel, stride=stride, dilation=dilation, padding=pad, output_padding=opad)
     for op_, s, dl in zip(opad, stride, dilation):
         if op_ >= max(s, dl):
             raise RuntimeError(

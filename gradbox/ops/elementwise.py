@@ -381,9 +381,16 @@ def div(a, b, *, rounding_mode: str | None = None) -> Tensor:
     return Div.apply(a, b)
 
 
+class IntegerDivisionByZeroError(ZeroDivisionError, RuntimeError):
+    """Integer division or remainder by zero (PyTorch raises a RuntimeError saying ZeroDivisionError)."""
+
+
 def _no_grad(a, b, op, post, fn) -> Tensor:
     a, b = binary(op, a, b)
-    out = fn(a._data, b._data)
+    if a._data.dtype.kind in "iub" and b._data.dtype.kind in "iub" and not np.all(b._data):
+        raise IntegerDivisionByZeroError(f"{op}: integer division by zero (ZeroDivisionError)")
+    with np.errstate(divide="ignore", invalid="ignore"):  # floats: IEEE inf/nan, as in PyTorch
+        out = fn(a._data, b._data)
     return Tensor._wrap(post(out) if post is not None else out)
 
 

@@ -40,6 +40,20 @@ def normalize_index(idx):
     return tuple(out), advanced
 
 
+def check_indices(index, size: int, op: str, dim: int) -> np.ndarray:
+    """The integer index array, every entry in [0, size): PyTorch's gather, index_select and
+    embedding take no negative indices (a Python-style -1 would silently read the last row)."""
+    ind = index._data if isinstance(index, Tensor) else np.asarray(index)
+    if ind.dtype.kind not in "iu":
+        raise IndexError(f"{op}: expected an integer (int64) index tensor, got {ind.dtype}")
+    if ind.size:
+        lo, hi = ind.min(), ind.max()
+        if lo < 0 or hi >= size:
+            bad = int(lo if lo < 0 else hi)
+            raise IndexError(f"{op}: index {bad} is out of bounds for dimension {dim} with size {size}")
+    return ind
+
+
 def _is_int(it) -> bool:
     return isinstance(it, int | np.integer) and not isinstance(it, bool | np.bool_)
 
@@ -112,7 +126,10 @@ def getitem(x: Tensor, idx) -> Tensor:
 )
 def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
     d = norm_dim(dim, x._data.ndim, "index_select")
-    return getitem(x, (slice(None),) * d + (index,))
+    ind = check_indices(index, x._data.shape[d] if x._data.ndim else 1, "index_select", d)
+    if ind.ndim > 1:
+        raise IndexError(f"index_select: index should be 0- or 1-D, got shape {tuple(ind.shape)}")
+    return getitem(x, (slice(None),) * d + (Tensor._wrap(ind.reshape(-1)),)) if x._data.ndim else getitem(x, ())
 
 
 @op(
@@ -125,7 +142,11 @@ def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
 )
 def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     d = norm_dim(dim, x._data.ndim, "gather")
-    ind = index._data if isinstance(index, Tensor) else np.asarray(index)
+    ind = check_indices(index, x._data.shape[d] if x._data.ndim else 1, "gather", d)
+    if ind.ndim != x._data.ndim:
+        raise RuntimeError(
+            f"gather: index tensor must have the same number of dimensions as input ({x._data.ndim}), got {ind.ndim}"
+        )
     grids = list(np.ogrid[tuple(slice(s) for s in ind.shape)])
     grids[d] = ind
     return getitem(x, tuple(grids))

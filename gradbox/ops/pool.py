@@ -19,7 +19,7 @@ from gradbox.ops.linalg import matmul
 from gradbox.ops.reduce import max as _max
 from gradbox.ops.reduce import mean
 from gradbox.ops.shape import movedim, pad, squeeze, unsqueeze
-from gradbox.ops.window import ntuple, offset_slices, pad_spatial, pool_geometry, windows
+from gradbox.ops.window import check_positive, ntuple, offset_slices, pad_spatial, pool_geometry, windows
 from gradbox.tensor import Tensor
 
 
@@ -140,6 +140,7 @@ def max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, return_indice
     kernel = ntuple(kernel_size, d, "kernel_size")
     stride = kernel if stride is None or stride == [] else ntuple(stride, d, "stride")
     padding, dilation = ntuple(padding, d, "padding"), ntuple(dilation, d, "dilation")
+    check_positive(who, kernel_size=kernel, stride=stride, padding=padding, dilation=dilation)
     out, pads = pool_geometry(x._data.shape[2:], kernel, stride, padding, dilation, ceil_mode, who)
     y = MaxPool.apply(x, kernel=kernel, stride=stride, dilation=dilation, pads=pads, out=out)
     if return_indices:
@@ -168,6 +169,7 @@ def avg_pool(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divi
     kernel = ntuple(kernel_size, d, "kernel_size")
     stride = kernel if stride is None or stride == [] else ntuple(stride, d, "stride")
     padding = ntuple(padding, d, "padding")
+    check_positive(who, kernel_size=kernel, stride=stride, padding=padding)
     ones = (1,) * d
     spatial = x._data.shape[2:]
     out, pads = pool_geometry(spatial, kernel, stride, padding, ones, ceil_mode, who)

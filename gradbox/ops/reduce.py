@@ -402,9 +402,13 @@ def amin(x: Tensor, dim=(), keepdim: bool = False) -> Tensor:
 )
 def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     if dim is None:  # the index into the flattened tensor; keepdim keeps every dim as size 1
+        if x._data.size == 0:
+            raise RuntimeError(f"argmax: expected a non-empty tensor (input shape {tuple(x._data.shape)})")
         i = np.asarray(np.argmax(x._data), dtype=np.int64)
         return Tensor._wrap(i.reshape((1,) * x._data.ndim) if keepdim else i)
     d = norm_dim(dim, x._data.ndim, "argmax")
+    if x._data.ndim and x._data.shape[d] == 0:
+        raise IndexError(f"argmax: expected reduction dim {d} to have non-zero size (input shape {tuple(x._data.shape)})")
     return Tensor._wrap(np.argmax(x._data, axis=d, keepdims=keepdim).astype(np.int64))
 
 
@@ -414,9 +418,13 @@ def argmax(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
 )
 def argmin(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     if dim is None:  # the index into the flattened tensor; keepdim keeps every dim as size 1
+        if x._data.size == 0:
+            raise RuntimeError(f"argmin: expected a non-empty tensor (input shape {tuple(x._data.shape)})")
         i = np.asarray(np.argmin(x._data), dtype=np.int64)
         return Tensor._wrap(i.reshape((1,) * x._data.ndim) if keepdim else i)
     d = norm_dim(dim, x._data.ndim, "argmin")
+    if x._data.ndim and x._data.shape[d] == 0:
+        raise IndexError(f"argmin: expected reduction dim {d} to have non-zero size (input shape {tuple(x._data.shape)})")
     return Tensor._wrap(np.argmin(x._data, axis=d, keepdims=keepdim).astype(np.int64))
 
 

@@ -30,6 +30,18 @@ def ntuple(v, n: int, name: str) -> tuple[int, ...]:
     return t
 
 
+def check_positive(op: str, **sizes) -> None:
+    """Kernel sizes, strides and dilations must be >= 1 (paddings, given as ``padding``, >= 0):
+    one check for every window op, naming the op, the argument and the value."""
+    for name, values in sizes.items():
+        if values is None:
+            continue
+        low = 0 if name.startswith("padding") or name == "output_padding" else 1
+        if any(v < low for v in values):
+            want = "non-negative" if low == 0 else "positive"
+            raise RuntimeError(f"{op}: {name} must be {want}, got {tuple(values)}")
+
+
 class Geometry(tuple):
     """(stride, padding as (lo, hi) pairs, dilation, groups) for one convolution."""
 

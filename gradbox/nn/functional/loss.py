@@ -152,6 +152,12 @@ def binary_cross_entropy(
 ) -> Tensor:
     """-(y log x + (1 - y) log(1 - x)), logs clamped at -100 as PyTorch.   dL/dx = (x - y) / (x (1 - x)) g."""
     x, y = _same_shape(input, target, "binary_cross_entropy")
+    yd = y._data
+    if ((yd < 0) | (yd > 1)).any():
+        raise RuntimeError(
+            f"binary_cross_entropy: all elements of target should be between 0 and 1, got values in "
+            f"[{yd.min():g}, {yd.max():g}]"
+        )
     xd = x._data
     if ((xd < 0) | (xd > 1)).any():
         raise RuntimeError(

@@ -38,9 +38,10 @@ def embedding(
     if idx.dtype.kind not in "iu":
         raise RuntimeError(f"embedding: expected integer indices, got {idx.dtype}")
     n = weight._data.shape[0]
-    if idx.size and (idx.min() < -n or idx.max() >= n):
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise IndexError(
-            f"embedding: index {int(idx.max() if idx.max() >= n else idx.min())} is out of range for a table of {n} rows"
+            f"embedding: index {int(idx.max() if idx.max() >= n else idx.min())} is out of range for a table of {n} rows "
+            f"(valid: 0 to {n - 1})"
         )
     y = ops.getitem(weight, Tensor._wrap(idx))
     if padding_idx is not None:

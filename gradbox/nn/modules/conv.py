@@ -8,7 +8,7 @@ from gradbox.nn import functional as F
 from gradbox.nn import init
 from gradbox.nn.modules.linear import empty_param
 from gradbox.nn.modules.module import Module
-from gradbox.ops.window import ntuple
+from gradbox.ops.window import check_positive, ntuple
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -54,6 +54,16 @@ class _ConvNd(Module):
         self.dilation = ntuple(dilation, d, "dilation")
         self.output_padding = ntuple(output_padding, d, "output_padding")
         self.groups, self.padding_mode = groups, padding_mode
+        check_positive(
+            name,
+            in_channels=(in_channels,),
+            out_channels=(out_channels,),
+            kernel_size=self.kernel_size,
+            stride=self.stride,
+            dilation=self.dilation,
+            padding=None if isinstance(padding, str) else self.padding,
+            output_padding=self.output_padding,
+        )
         shape = (in_channels, out_channels // groups) if self._transposed else (out_channels, in_channels // groups)
         self.weight = empty_param(shape + self.kernel_size, dtype)
         if bias:

@@ -13,6 +13,13 @@ from gradbox.nn.modules.module import Module
 from gradbox.nn.parameter import Parameter
 
 
+def check_sizes(layer: str, **sizes: int) -> None:
+    """Feature and table sizes are non-negative ints; a negative one names the layer and the argument."""
+    for name, v in sizes.items():
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise ValueError(f"{layer}: {name} must be a non-negative int, got {v!r}")
+
+
 def empty_param(shape, dtype) -> Parameter:
     npd = _dtype.get_default_dtype().np if dtype is None else _dtype.to_numpy_dtype(dtype)
     return Parameter(np.empty(shape, dtype=npd))
@@ -31,6 +38,7 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None) -> None:
         super().__init__()
+        check_sizes("Linear", in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = in_features, out_features
         self.weight = empty_param((out_features, in_features), dtype)
         self.bias = empty_param((out_features,), dtype) if bias else None
@@ -59,6 +67,7 @@ class Bilinear(Module):
         self, in1_features: int, in2_features: int, out_features: int, bias: bool = True, device=None, dtype=None
     ) -> None:
         super().__init__()
+        check_sizes("Bilinear", in1_features=in1_features, in2_features=in2_features, out_features=out_features)
         self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
         self.weight = empty_param((out_features, in1_features, in2_features), dtype)
         if bias:

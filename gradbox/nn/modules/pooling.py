@@ -4,7 +4,22 @@ from __future__ import annotations
 
 from gradbox.nn import functional as F
 from gradbox.nn.modules.module import Module
-from gradbox.ops.window import ntuple
+from gradbox.ops.window import check_positive, ntuple
+
+
+def _check_window(layer: Module, kernel_size, stride, padding, dilation=1) -> None:
+    """Pooling windows: kernel, stride and dilation >= 1, padding >= 0, checked when the layer is made."""
+
+    def as_tuple(v):
+        return (v,) if isinstance(v, int) else tuple(v)
+
+    check_positive(
+        type(layer).__name__,
+        kernel_size=as_tuple(kernel_size),
+        stride=as_tuple(stride),
+        padding=as_tuple(padding),
+        dilation=as_tuple(dilation),
+    )
 
 
 class _MaxPoolNd(Module):
@@ -18,6 +33,7 @@ class _MaxPoolNd(Module):
         self.stride = stride if stride is not None else kernel_size
         self.padding, self.dilation = padding, dilation
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
+        _check_window(self, kernel_size, self.stride, padding, dilation)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, dilation={self.dilation}, ceil_mode={self.ceil_mode}"
@@ -47,6 +63,7 @@ class AvgPool1d(Module):
         self.stride = ntuple(stride if stride is not None else kernel_size, 1, "stride")
         self.padding = ntuple(padding, 1, "padding")
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+        _check_window(self, self.kernel_size, self.stride, self.padding)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -74,6 +91,7 @@ class AvgPool2d(Module):
         self.stride = stride if stride is not None else kernel_size
         self.padding, self.ceil_mode = padding, ceil_mode
         self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+        _check_window(self, kernel_size, self.stride, padding)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

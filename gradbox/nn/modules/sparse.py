@@ -6,7 +6,7 @@ import numpy as np
 
 from gradbox.nn import functional as F
 from gradbox.nn import init
-from gradbox.nn.modules.linear import empty_param
+from gradbox.nn.modules.linear import check_sizes, empty_param
 from gradbox.nn.modules.module import Module
 from gradbox.nn.parameter import Parameter
 
@@ -30,6 +30,7 @@ class Embedding(Module):
         dtype=None,
     ) -> None:
         super().__init__()
+        check_sizes("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
