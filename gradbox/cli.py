@@ -24,6 +24,67 @@ OPTIMIZERS = {
 }
 SCHEDULERS = ("none", "cosine", "onecycle", "step")
 
+# --option: the configuration key it sets, for comparing a --resume with its checkpoint
+RUN_OPTIONS = {
+    "--dataset": "dataset",
+    "--batch-size": "batch_size",
+    "--optimizer": "optimizer",
+    "--lr": "lr",
+    "--momentum": "momentum",
+    "--weight-decay": "weight_decay",
+    "--scheduler": "scheduler",
+    "--augment": "augment",
+    "--seed": "seed",
+    "--data-root": "data_root",
+    "--limit-train": "limit_train",
+    "--limit-test": "limit_test",
+}
+
+
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if v < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {v}")
+        return v
+
+    return parse
+
+
+def _number(positive: bool):
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(v) or v < 0 or (positive and v == 0):
+            raise argparse.ArgumentTypeError(f"must be a finite number {'> 0' if positive else '>= 0'}, got {text}")
+        return v
+
+    return parse
+
+
+def given_options(argv: list[str]) -> set[str]:
+    """The --options written on the command line (``--lr 0.1`` and ``--lr=0.1`` alike)."""
+    return {a.split("=", 1)[0] for a in argv if a.startswith("--")}
+
+
+def resume_differences(cfg: dict, args, given: set[str]) -> list[str]:
+    """What this command asks for that differs from the checkpoint's run, one line each.
+    The data root is compared even when not given: a checkpoint never chooses where gradbox
+    reads and writes data."""
+    diffs = []
+    if args.model != cfg["model"]:
+        diffs.append(f"MODEL: the checkpoint trained {cfg['model']}, this command asks for {args.model}")
+    for opt, key in RUN_OPTIONS.items():
+        mine = getattr(args, key)
+        if (opt in given or key == "data_root") and mine != cfg.get(key):
+            diffs.append(f"{opt}: the checkpoint used {cfg.get(key)!r}, this command asks for {mine!r}")
+    return diffs
+
 
 def model_kwargs(name: str, dataset: str) -> dict:
     """Builder arguments that fit the model to the dataset's input shape."""
@@ -91,12 +152,26 @@ def build_run(cfg: dict):
 
 def cmd_train(args) -> int:
     out = Path(args.out or f"runs/{args.model}-{args.dataset}")
+    with gb.train.RunLock(out):  # one training per run directory; also finds an unwritable --out now
+        return _train_locked(args, out)
+
+
+def _train_locked(args, out: Path) -> int:
     ck_path = out / "checkpoint.npz"
     if args.resume:
         if not ck_path.exists():
             print(f"error: --resume: no checkpoint at {ck_path}", file=sys.stderr)
             return 2
         cfg = dict(gb.load(ck_path)["config"])
+        diffs = resume_differences(cfg, args, args.given)
+        if diffs:
+            print(
+                "error: --resume continues a run with its own settings; this command differs:\n  "
+                + "\n  ".join(diffs)
+                + "\n(--epochs may change; start a new run with --force or another --out to change the rest)",
+                file=sys.stderr,
+            )
+            return 2
         cfg["epochs"] = args.epochs if args.epochs_given else cfg["epochs"]
     else:
         if ck_path.exists() and not args.force:
@@ -134,11 +209,15 @@ def cmd_train(args) -> int:
         print(f"resuming from {ck_path}: epoch {trainer.epoch + 1}, batch {trainer.batch}")
     try:
         history = trainer.fit(cfg["epochs"])
-    except KeyboardInterrupt:
-        print(
-            f"\ninterrupted: checkpoint saved to {ck_path} (epoch {trainer.epoch + 1}, batch {trainer.batch}); continue with --resume"
-        )
-        return 130
+    except gb.train.TrainingInterrupted as e:
+        if e.saved:
+            print(
+                f"\ninterrupted: checkpoint saved to {ck_path} (epoch {trainer.epoch + 1}, batch {trainer.batch}; "
+                f"{e.signame}); continue with --resume"
+            )
+        else:
+            print(f"\ninterrupted ({e.signame}): no new checkpoint was saved; {ck_path} holds the last one, if any")
+        return 143 if e.signame == "SIGTERM" else 130
     last = history[-1]
     print(
         f"epoch {last['epoch']}: train loss {last['train_loss']:.4f}, train accuracy {100 * last['train_acc']:.2f}%, test loss {last['val_loss']:.4f}, test accuracy {100 * last['val_acc']:.2f}% ({last['seconds']:.1f} s for the epoch)"
@@ -163,8 +242,7 @@ def _load_run(checkpoint: str):
 
 def cmd_evaluate(args) -> int:
     cfg, model = _load_run(args.checkpoint)
-    if args.data_root:
-        cfg["data_root"] = args.data_root
+    cfg["data_root"] = args.data_root  # never the checkpoint's own: a loaded file does not choose where we write
     _, test = _datasets({**cfg, "limit_train": 1}, None, build_transform(cfg["dataset"], False))
     loader = gb.utils.data.DataLoader(test, batch_size=1000)
     trainer = gb.train.Trainer(
@@ -177,14 +255,43 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+MAX_IMAGE_PIXELS = 50_000_000
+BLANK_CONTRAST = 0.05  # max - min brightness below which an image holds no ink
+
+
+class BlankImageError(ValueError):
+    """The image holds no digit: predicting a class for it would mean nothing."""
+
+
 def load_digit_image(path: str, size: int = 28) -> np.ndarray:
     """A grayscale image file as an MNIST-like (size, size) array in [0, 1]: white digit on black,
     cropped to the ink, scaled to fit 20x20 and centred, as MNIST was prepared."""
     from PIL import Image  # deferred: only predict reads images
 
-    img = np.asarray(Image.open(path).convert("L"), dtype=np.float32) / 255.0
+    try:
+        im = Image.open(path)  # reads the header only: the size is checked before decoding
+    except Image.DecompressionBombError as e:
+        raise ValueError(f"{path}: {e}; predict takes digit images of at most {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels") from None
+    with im:
+        w, h = im.size
+        if w * h > MAX_IMAGE_PIXELS:
+            raise ValueError(
+                f"{path}: the image is {w}x{h} pixels ({w * h / 1e6:.0f} megapixels); predict takes digit images of "
+                f"at most {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels"
+            )
+        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+            # transparent pixels are background: composite onto white before reading the ink
+            rgba = im.convert("RGBA")
+            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            im = Image.alpha_composite(white, rgba)
+        img = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
     if img.ndim != 2 or min(img.shape) < 8:
         raise ValueError(f"{path}: expected a grayscale image of at least 8x8 pixels, got shape {img.shape}")
+    if float(img.max() - img.min()) < BLANK_CONTRAST:
+        raise BlankImageError(
+            f"{path}: the image is blank (one uniform shade, {img.min():.2f}-{img.max():.2f}): there is no digit "
+            "to classify"
+        )
     if np.median(img) > 0.5:  # dark ink on a light background
         img = 1.0 - img
     ink = img > 0.2 * img.max() if img.max() > 0 else np.ones_like(img, dtype=bool)
@@ -243,14 +350,14 @@ def make_parser() -> argparse.ArgumentParser:
         choices=datasets,
         help="data to train on (default: mnist, 60,000 train / 10,000 test images)",
     )
-    t.add_argument("--epochs", type=int, default=None, help="number of passes over the training set (default: 1)")
-    t.add_argument("--batch-size", type=int, default=64, help="samples per optimizer step (default: 64)")
+    t.add_argument("--epochs", type=_int_at_least(1), default=None, help="number of passes over the training set (default: 1)")
+    t.add_argument("--batch-size", type=_int_at_least(1), default=64, help="samples per optimizer step (default: 64)")
     t.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS), help="update rule (default: adam)")
-    t.add_argument("--lr", type=float, default=1e-3, help="learning rate (default: 1e-3)")
-    t.add_argument("--momentum", type=float, default=0.9, help="momentum for sgd and rmsprop (default: 0.9)")
+    t.add_argument("--lr", type=_number(positive=True), default=1e-3, help="learning rate (default: 1e-3)")
+    t.add_argument("--momentum", type=_number(positive=False), default=0.9, help="momentum for sgd and rmsprop (default: 0.9)")
     t.add_argument(
         "--weight-decay",
-        type=float,
+        type=_number(positive=False),
         default=0.0,
         help="weight decay (L2 for sgd/adam, decoupled for adamw; default: 0)",
     )
@@ -275,13 +382,13 @@ def make_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--force", action="store_true", help="start over even if --out already holds a checkpoint")
     t.add_argument(
-        "--seed", type=int, default=0, help="seed for initialisation, shuffling, dropout and augmentation (default: 0)"
+        "--seed", type=_int_at_least(0), default=0, help="seed for initialisation, shuffling, dropout and augmentation (default: 0)"
     )
     t.add_argument("--data-root", default="data", help="where datasets are stored and cached (default: ./data)")
     t.add_argument(
-        "--limit-train", type=int, default=None, help="use only the first N training samples (quick experiments)"
+        "--limit-train", type=_int_at_least(1), default=None, help="use only the first N training samples (quick experiments)"
     )
-    t.add_argument("--limit-test", type=int, default=None, help="use only the first N test samples")
+    t.add_argument("--limit-test", type=_int_at_least(1), default=None, help="use only the first N test samples")
     t.add_argument("--no-progress", action="store_true", help="no progress bar (e.g. in logs)")
     e = sub.add_parser(
         "evaluate",
@@ -289,7 +396,7 @@ def make_parser() -> argparse.ArgumentParser:
         description="Rebuild the model a checkpoint was trained as, load its weights, and report test loss and accuracy.",
     )
     e.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint.npz written by train")
-    e.add_argument("--data-root", default=None, help="dataset location (default: the one used for training)")
+    e.add_argument("--data-root", default="data", help="where datasets are stored and cached (default: ./data)")
     p = sub.add_parser(
         "predict",
         help="classify an image file with a checkpoint",
@@ -303,14 +410,13 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = make_parser().parse_args(argv)
     try:
         if args.command == "train":
             args.epochs_given = args.epochs is not None
-            args.epochs = args.epochs or 1
-            if args.epochs < 1 or args.batch_size < 1 or not math.isfinite(args.lr) or args.lr <= 0:
-                print("error: --epochs and --batch-size must be positive and --lr a positive number", file=sys.stderr)
-                return 2
+            args.epochs = 1 if args.epochs is None else args.epochs
+            args.given = given_options(argv)
             return cmd_train(args)
         if args.command == "evaluate":
             return cmd_evaluate(args)
@@ -321,6 +427,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         autograd_demo()
         return 0
+    except gb.train.TrainingDivergedError as e:
+        print(f"error: {e}; the last finite checkpoint is kept", file=sys.stderr)
+        return 3
     except (ValueError, RuntimeError, FileNotFoundError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
 import gradbox as gb
@@ -28,6 +29,26 @@ from gradbox.random import Generator
 from gradbox.serialization import load, save
 from gradbox.train.plots import plot_curves
 from gradbox.utils.data import DataLoader, RandomSampler
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss or the weights became infinite or NaN; the last finite checkpoint is kept."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped training between batches; ``saved`` says whether the checkpoint
+    (at ``path``, matching the weights and the batch counter) was written."""
+
+    def __init__(self, signame: str, saved: bool, path: Path | None) -> None:
+        super().__init__(signame)
+        self.signame, self.saved, self.path = signame, saved, path
+
+
+def _finite_or_none(v):
+    """JSON has no NaN or infinity: a non-finite number is written as null."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
 
 
 class Callback:
@@ -71,6 +92,8 @@ class Trainer:
         self.steps: list[dict] = []  # running training loss/accuracy within epochs, for the plot
         self._window = [0.0, 0, 0]
         self._interrupted = False
+        self._signals = 0
+        self._signame = "SIGINT"
         self.epoch = 0  # completed epochs
         self.batch = 0  # batches done in the current epoch
         self._partial = {"loss_sum": 0.0, "correct": 0, "count": 0, "seconds": 0.0}
@@ -137,8 +160,9 @@ class Trainer:
         if self.out_dir is None:
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.out_dir / ".metrics.jsonl.tmp"
-        tmp.write_text("".join(json.dumps(h) + "\n" for h in self.history))
+        tmp = self.out_dir / f".metrics.jsonl.{os.getpid()}.tmp"
+        lines = (json.dumps({k: _finite_or_none(v) for k, v in h.items()}, allow_nan=False) for h in self.history)
+        tmp.write_text("".join(line + "\n" for line in lines))
         os.replace(tmp, self.out_dir / "metrics.jsonl")
         plot_curves(self.history, self.out_dir / "curves.png", self.steps, self.config.get("val_name", "validation"))
 
@@ -177,16 +201,17 @@ class Trainer:
             x, y = loader.fetch(idx)
             out = self.model(x)
             loss = self.loss_fn(out, y)
+            lv = float(loss.item())
+            if not math.isfinite(lv):  # checked before the update, so the weights stay as they were
+                raise TrainingDivergedError(
+                    f"training diverged: the loss became {lv} at epoch {self.epoch + 1}, batch {i + 1} "
+                    "(try a lower learning rate)"
+                )
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
             if self.scheduler is not None and self.scheduler_interval == "step":
                 self.scheduler.step()
-            lv = float(loss.item())
-            if not math.isfinite(lv):
-                raise FloatingPointError(
-                    f"training loss became {lv} at epoch {self.epoch + 1}, batch {i + 1}; lower the learning rate"
-                )
             n = len(y)
             p["loss_sum"] += lv * n
             correct = _accuracy_count(out, y)
@@ -221,21 +246,45 @@ class Trainer:
             "seconds": p["seconds"],
         }
 
-    def _on_sigint(self, signum, frame) -> None:
-        """First Ctrl-C: finish the current batch, checkpoint, stop. A second one stops at once."""
+    def _on_signal(self, signum, frame) -> None:
+        """Ctrl-C or SIGTERM: finish the current batch (weights and batch counter stay in step),
+        save the checkpoint, stop. Repeats while that happens change nothing, except that a
+        third one gives up at once (the checkpoint is then reported as not saved)."""
         self._interrupted = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        self._signals += 1
+        self._signame = signal.Signals(signum).name
+        if self._signals >= 3:
+            raise KeyboardInterrupt
 
     def fit(self, epochs: int) -> list[dict]:
-        """Train until ``epochs`` epochs are complete (counting those of a resumed run)."""
-        self._interrupted = False
+        """Train until ``epochs`` epochs are complete (counting those of a resumed run).
+
+        Raises :class:`TrainingInterrupted` on Ctrl-C/SIGTERM (after checkpointing between
+        batches) and :class:`TrainingDivergedError` when the loss or the weights stop being finite."""
+        self._interrupted, self._signals = False, 0
         main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGINT, self._on_sigint) if main else None
+        previous = {}
+        if main:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, self._on_signal)
         try:
             return self._fit(epochs)
         finally:
-            if main:
-                signal.signal(signal.SIGINT, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _weights_finite(self) -> bool:
+        return all(np.isfinite(p._data).all() for p in self.model.parameters())
+
+    def _save_on_interrupt(self) -> None:
+        saved = False
+        if self.checkpoint_path is not None:
+            try:
+                self.save_checkpoint()
+                saved = True
+            except KeyboardInterrupt:  # a third signal during the save: the previous file stays
+                saved = False
+        raise TrainingInterrupted(self._signame, saved, self.checkpoint_path)
 
     def _fit(self, epochs: int) -> list[dict]:
         while self.epoch < epochs:
@@ -244,13 +293,18 @@ class Trainer:
             try:
                 m = self._train_epoch(epochs)
             except KeyboardInterrupt:
-                if self.checkpoint_path is not None:
-                    self.save_checkpoint()
-                raise
+                if self._signals >= 3:  # given up mid-batch: the weights may be ahead of the counter
+                    raise TrainingInterrupted(self._signame, False, self.checkpoint_path) from None
+                self._save_on_interrupt()
             lr = self.optimizer.param_groups[0]["lr"]
             if self.scheduler is not None and self.scheduler_interval == "epoch":
                 self.scheduler.step()
             metrics = {"epoch": self.epoch + 1, **m, "lr": lr}
+            if not self._weights_finite():  # the last update overflowed: keep the last finite checkpoint
+                raise TrainingDivergedError(
+                    f"training diverged: the weights became infinite or NaN during epoch {self.epoch + 1} "
+                    "(try a lower learning rate)"
+                )
             if self.val_loader is not None:
                 metrics["val_loss"], metrics["val_acc"] = self.evaluate(self.val_loader)
             self.history.append(metrics)
