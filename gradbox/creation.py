@@ -144,6 +144,8 @@ def arange(start, end=None, step=1, *, dtype=None, requires_grad: bool = False, 
     is_int = all(isinstance(v, numbers.Integral) for v in (start, end, step))
     if step == 0:
         raise RuntimeError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError(f"arange: upper bound ({end}) and lower bound ({start}) inconsistent with step sign ({step})")
     npd = _np_dtype(dtype, np.dtype(np.int64) if is_int else None)
     return _finish(np.arange(start, end, step).astype(npd), requires_grad)
 
@@ -153,6 +155,7 @@ def linspace(start, end, steps: int, *, dtype=None, requires_grad: bool = False,
 
 
 def eye(n: int, m: int | None = None, *, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    shape_arg((n,) if m is None else (n, m), "eye", new=True)
     return _finish(np.eye(n, m, dtype=_np_dtype(dtype)), requires_grad)
 
 

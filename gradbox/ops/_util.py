@@ -124,8 +124,9 @@ def norm_dims(dim, ndim: int, op: str) -> tuple[int, ...] | None:
         dims = tuple(sorted({norm_dim(d, ndim, op) for d in dim}))
         if len(dims) != len(dim):
             raise RuntimeError(f"{op}: dim {tuple(dim)} names a dimension twice")
-        return dims if dims or ndim == 0 else None
-    return (norm_dim(dim, ndim, op),)
+        return dims if dims and ndim else None
+    d = norm_dim(dim, ndim, op)
+    return (d,) if ndim else None  # a 0-d tensor takes dim 0 or -1: reducing it over "all" its dims
 
 
 def shape_arg(args: tuple, op: str, new: bool = False) -> tuple[int, ...]:

@@ -254,6 +254,10 @@ def _conv_padding(padding, kernel, dilation, stride, op: str) -> tuple[tuple[int
 
 def _check_conv(x, w, op: str, d: int, groups: int) -> None:
     who = op
+    if isinstance(x, Tensor) and x._data.ndim == d + 2 and 0 in x._data.shape[2:] and 0 not in x._data.shape[:2]:
+        raise RuntimeError(
+            f"{who}: only an empty batch or empty channels are supported, got input shape {tuple(x._data.shape)}"
+        )
     if x._data.ndim != d + 2:
         raise RuntimeError(
             f"{who}: expected a {d + 2}-D input (batch, channels, {'length' if d == 1 else 'height, width'}), "

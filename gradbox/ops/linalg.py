@@ -145,7 +145,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: input dtype {input.dtype} does not match the weight dtype {weight.dtype}"
         )
     shape = input._data.shape
-    x = input if input._data.ndim == 2 else reshape(input, (-1, in_features))
+    x = input if input._data.ndim == 2 else reshape(input, (int(np.prod(shape[:-1])), in_features))
     args = (x, weight) if bias is None else (x, weight, bias)
     y = Linear.apply(*args)
     return y if input._data.ndim == 2 else reshape(y, (*shape[:-1], weight._data.shape[0]))

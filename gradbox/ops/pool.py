@@ -132,6 +132,10 @@ def batched(x: Tensor, d: int, who: str) -> tuple[Tensor, bool]:
         return unsqueeze(x, 0), True
     if x._data.ndim != d + 2:
         raise RuntimeError(f"{who}: expected a {d + 1}-D or {d + 2}-D input, got shape {tuple(x._data.shape)}")
+    if 0 in x._data.shape[1:]:
+        raise RuntimeError(
+            f"{who}: expected non-zero channel and spatial sizes (the batch may be empty), got shape {tuple(x._data.shape)}"
+        )
     return x, False
 
 

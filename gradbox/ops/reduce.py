@@ -210,9 +210,10 @@ class LogSumExp(Function):
 
     def forward(self, x, dims, keepdim):
         self.dims, self.keepdim = dims, keepdim
-        m = np.max(x, axis=dims, keepdims=True)
+        m = np.max(x, axis=dims, keepdims=True, initial=-np.inf)  # initial: an empty dim gives -inf
         m = np.where(np.isfinite(m), m, 0)
-        out = np.log(np.sum(np.exp(x - m), axis=dims, keepdims=True)) + m
+        with np.errstate(divide="ignore"):
+            out = np.log(np.sum(np.exp(x - m), axis=dims, keepdims=True)) + m
         return out if keepdim else np.squeeze(out, axis=dims)
 
     def backward(self, g):
@@ -234,6 +235,8 @@ class Softmax(Function):
 
     def forward(self, x, dim):
         self.dim = dim
+        if x.size == 0:  # nothing to normalise (NumPy's max has no identity)
+            return x.copy()
         e = np.exp(x - np.max(x, axis=dim, keepdims=True))
         e /= np.sum(e, axis=dim, keepdims=True)
         return e
@@ -254,6 +257,8 @@ class LogSoftmax(Function):
 
     def forward(self, x, dim):
         self.dim = dim
+        if x.size == 0:
+            return x.copy()
         z = x - np.max(x, axis=dim, keepdims=True)
         return z - np.log(np.sum(np.exp(z), axis=dim, keepdims=True))
 

@@ -137,8 +137,17 @@ class Cat(Function):
     Reshape,
     summary="x with a new shape (one size may be -1); x itself when the shape is unchanged (``reshape`` = ``view``).",
 )
+def _check_new_shape(shape: tuple, op: str) -> None:
+    for i, s in enumerate(shape):
+        if s < -1:
+            raise RuntimeError(f"{op}: invalid shape dimension {s} at index {i} of shape {list(shape)}")
+    if shape.count(-1) > 1:
+        raise RuntimeError(f"{op}: only one dimension can be inferred (-1), got shape {list(shape)}")
+
+
 def reshape(x: Tensor, *shape) -> Tensor:
     shape = shape_arg(shape, "reshape")
+    _check_new_shape(shape, "reshape")
     src = x._data.shape
     if shape == src:
         return x
@@ -157,6 +166,7 @@ def reshape(x: Tensor, *shape) -> Tensor:
 )
 def view(x: Tensor, *shape) -> Tensor:
     shape = shape_arg(shape, "view")
+    _check_new_shape(shape, "view")
     probe = x._data.view()
     try:
         probe.shape = shape  # NumPy refuses (AttributeError) exactly when a copy would be needed
@@ -184,6 +194,7 @@ def view(x: Tensor, *shape) -> Tensor:
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     shape = x._data.shape
     if not shape:
+        norm_dim(start_dim, 0, "flatten"), norm_dim(end_dim, 0, "flatten")  # 0 and -1 only, as in PyTorch
         return reshape(x, (1,))
     s = norm_dim(start_dim, len(shape), "flatten")
     e = norm_dim(end_dim, len(shape), "flatten")
@@ -249,6 +260,8 @@ def t(x: Tensor) -> Tensor:
 
 @op(Expand, summary="x broadcast to ``sizes`` as a view: -1 keeps a size, new dims go in front.")
 def expand(x: Tensor, *sizes) -> Tensor:
+    if not sizes:
+        raise TypeError("expand: missing the target sizes (expand(*sizes))")
     sizes = shape_arg(sizes, "expand")
     src = x._data.shape
     if len(sizes) < len(src):
@@ -257,6 +270,13 @@ def expand(x: Tensor, *sizes) -> Tensor:
         )
     lead = len(sizes) - len(src)
     shape = tuple(src[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
+    for i, s in enumerate(shape):
+        if s < 0:
+            raise RuntimeError(
+                f"expand: the expanded size {sizes[i]} is not allowed in a leading, non-existing dimension {i}"
+                if i < lead
+                else f"expand: invalid size {s} for dimension {i}; target sizes {list(sizes)}, tensor shape {src}"
+            )
     for i, s in enumerate(src):
         if s != 1 and s != shape[lead + i]:
             raise RuntimeError(
@@ -362,6 +382,14 @@ def cat(tensors, dim: int = 0) -> Tensor:
         raise RuntimeError("cat: expected a non-empty list of tensors")
     if len({t._data.dtype for t in tensors}) > 1:
         tensors = promote("cat", *tensors)
+    for i, t in enumerate(tensors):
+        if t._data.ndim == 0:
+            raise RuntimeError(f"cat: zero-dimensional tensor (at position {i}) cannot be concatenated")
+    # PyTorch's legacy rule: 1-D empty tensors (shape (0,)) are skipped, whatever the others' shape
+    kept = [t for t in tensors if t._data.shape != (0,)]
+    if not kept:
+        return tensors[0]
+    tensors = kept
     ref = tensors[0]._data.shape
     d = norm_dim(dim, len(ref), "cat")
     for i, t in enumerate(tensors):
@@ -408,13 +436,18 @@ def stack(tensors, dim: int = 0) -> Tensor:
     summary="Cut x along ``dim`` into pieces of ``split_size`` (the last may be smaller) or of the given sizes.",
 )
 def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
+    if x._data.ndim == 0:
+        raise RuntimeError("split: expected at least a 1-dimensional tensor, got a 0-d one")
     d = norm_dim(dim, x._data.ndim, "split")
     n = x._data.shape[d]
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
-        if step <= 0:
-            raise RuntimeError(f"split: split_size must be positive, got {step}")
-        sizes = [min(step, n - s) for s in range(0, n, step)] or [0]
+        if step < 0 or (step == 0 and n):
+            raise RuntimeError(
+                f"split: split_size must be positive (0 only for an empty dimension), got {step} for dimension {d} of size {n}"
+            )
+        sizes = [min(step, n - s) for s in range(0, n, step)] if step else [0]
+        sizes = sizes or [0]
     else:
         sizes = list(split_size_or_sections)
         if sum(sizes) != n:
@@ -439,8 +472,12 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     if chunks <= 0:
         raise RuntimeError(f"chunk: chunks must be positive, got {chunks}")
+    if x._data.ndim == 0:
+        raise RuntimeError("chunk: expected at least a 1-dimensional tensor, got a 0-d one")
     n = x._data.shape[norm_dim(dim, x._data.ndim, "chunk")]
-    return split(x, max(-(-n // chunks), 1), dim)
+    if n == 0:  # as PyTorch: ``chunks`` empty pieces
+        return tuple(x for _ in range(chunks))
+    return split(x, -(-n // chunks), dim)
 
 
 @op(

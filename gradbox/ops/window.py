@@ -86,10 +86,8 @@ def pool_geometry(spatial, kernel, stride, padding, dilation, ceil_mode: bool, w
     outs, pads = [], []
     for size, k, s, p, d in zip(spatial, kernel, stride, padding, dilation):
         eff = d * (k - 1) + 1
-        if p * 2 > eff:
-            raise RuntimeError(
-                f"{who}: pad should be at most half of effective kernel size, but got pad={p}, kernel_size={k} and dilation={d}"
-            )
+        if p * 2 > k:  # PyTorch compares with the kernel size itself, not the dilated one
+            raise RuntimeError(f"{who}: pad should be at most half of kernel size, but got pad={p} and kernel_size={k}")
         num = size + 2 * p - eff + ((s - 1) if ceil_mode else 0)
         if num < 0:
             raise RuntimeError(
