@@ -133,10 +133,6 @@ class Cat(Function):
 # ---- functional forms -------------------------------------------------------------------
 
 
-@op(
-    Reshape,
-    summary="x with a new shape (one size may be -1); x itself when the shape is unchanged (``reshape`` = ``view``).",
-)
 def _check_new_shape(shape: tuple, op: str) -> None:
     for i, s in enumerate(shape):
         if s < -1:
@@ -145,6 +141,10 @@ def _check_new_shape(shape: tuple, op: str) -> None:
         raise RuntimeError(f"{op}: only one dimension can be inferred (-1), got shape {list(shape)}")
 
 
+@op(
+    Reshape,
+    summary="x with a new shape (one size may be -1); a view when the layout allows, else a copy.",
+)
 def reshape(x: Tensor, *shape) -> Tensor:
     shape = shape_arg(shape, "reshape")
     _check_new_shape(shape, "reshape")
