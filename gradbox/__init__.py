@@ -28,6 +28,7 @@ from gradbox._dtype import (
     short,
     uint8,
 )
+from gradbox._device import device, get_default_device, set_default_device
 from gradbox.tensor import Size, Tensor
 from gradbox.ops import *  # noqa: F403 - every op is a gb.<name> function
 from gradbox import autograd
@@ -57,7 +58,9 @@ from gradbox.creation import (
     zeros_like,
 )
 from gradbox.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from gradbox import accelerator, backends, cuda
 from gradbox import inspect, nn, optim, train, utils, vision
+from gradbox._numeric import finfo, get_num_threads, iinfo, set_num_threads
 from gradbox.serialization import load, save
 
 __version__ = "0.1.0"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradbox import _device
+
 
 class dtype:  # noqa: N801 - mirrors torch.dtype
     """A tensor element type. ``gb.float32`` wraps ``np.float32`` and prints as ``gradbox.float32``."""
@@ -71,9 +73,8 @@ def parse_to_args(args: tuple, kwargs: dict, like=None):
     for a in list(args) + [kwargs.get("device")]:
         if like is not None and isinstance(a, like):
             target = a._data.dtype
-        elif isinstance(a, str) and a not in _BY_NAME:
-            if a.split(":")[0] != "cpu":
-                raise RuntimeError(f"to: gradbox runs on the CPU only; device {a!r} is not available")
+        elif isinstance(a, _device.device) or (isinstance(a, str) and a not in _BY_NAME):
+            _device.check(a, "to")
         elif a is not None and not isinstance(a, builtins_bool):
             target = a
     return None if target is None else to_numpy_dtype(target)

@@ -24,17 +24,20 @@ def attach(cls) -> None:
     def type_as(self, other):
         return self.to(other.dtype)
 
-    def new_zeros(self, *size, dtype=None):
-        return creation.zeros(*size, dtype=dtype or self.dtype)
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return creation.zeros(*size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
-    def new_ones(self, *size, dtype=None):
-        return creation.ones(*size, dtype=dtype or self.dtype)
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return creation.ones(*size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
-    def new_tensor(self, data, dtype=None):
-        return creation.tensor(data, dtype=dtype or self.dtype)
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        return creation.tensor(data, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
-    def new_full(self, size, fill_value, dtype=None):
-        return creation.full(size, fill_value, dtype=dtype or self.dtype)
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        return creation.full(size, fill_value, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
 
-    for f in (where, type_as, new_zeros, new_ones, new_tensor, new_full):
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        return creation.empty(*size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad)
+
+    for f in (where, type_as, new_zeros, new_ones, new_tensor, new_full, new_empty):
         setattr(cls, f.__name__, f)

@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from gradbox import _dtype
+from gradbox import _device, _dtype
 from gradbox.ops._util import shape_arg
 from gradbox.random import Generator, _gen
 from gradbox.tensor import Tensor
@@ -68,14 +68,16 @@ def _ragged(data, dim: int = 0) -> str:
 
 def tensor(data, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """A new tensor holding a copy of ``data`` (nested lists, numbers, arrays or tensors)."""
+    _device.check(device, "tensor")
     a = _infer(data)
     if dtype is not None:
         a = a.astype(_dtype.to_numpy_dtype(dtype), copy=False)
     return _finish(a, requires_grad)
 
 
-def as_tensor(data, dtype=None) -> Tensor:
+def as_tensor(data, dtype=None, device=None) -> Tensor:
     """Like ``tensor`` but shares memory with a NumPy array or tensor when the dtype allows."""
+    _device.check(device, "as_tensor")
     if isinstance(data, Tensor) and (dtype is None or data._data.dtype == _dtype.to_numpy_dtype(dtype)):
         return data
     if isinstance(data, np.ndarray):
@@ -92,18 +94,22 @@ def from_numpy(a: np.ndarray) -> Tensor:
 
 
 def zeros(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    _device.check(device, "zeros")
     return _finish(np.zeros(shape_arg(size, "zeros", new=True), _np_dtype(dtype)), requires_grad)
 
 
 def ones(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    _device.check(device, "ones")
     return _finish(np.ones(shape_arg(size, "ones", new=True), _np_dtype(dtype)), requires_grad)
 
 
 def empty(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    _device.check(device, "empty")
     return _finish(np.empty(shape_arg(size, "empty", new=True), _np_dtype(dtype)), requires_grad)
 
 
 def full(size, fill_value, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    _device.check(device, "full")
     if dtype is None:
         if isinstance(fill_value, bool):
             default = np.dtype(np.bool_)
@@ -121,24 +127,31 @@ def _like(x: Tensor, dtype) -> np.dtype:
     return x._data.dtype if dtype is None else _dtype.to_numpy_dtype(dtype)
 
 
-def zeros_like(x: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+def zeros_like(x: Tensor, dtype=None, requires_grad: bool = False, device=None, memory_format=None) -> Tensor:
+    _device.check(device, "zeros_like")
     return _finish(np.zeros(x._data.shape, _like(x, dtype)), requires_grad)
 
 
-def ones_like(x: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+def ones_like(x: Tensor, dtype=None, requires_grad: bool = False, device=None, memory_format=None) -> Tensor:
+    _device.check(device, "ones_like")
     return _finish(np.ones(x._data.shape, _like(x, dtype)), requires_grad)
 
 
-def full_like(x: Tensor, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+def full_like(
+    x: Tensor, fill_value, dtype=None, requires_grad: bool = False, device=None, memory_format=None
+) -> Tensor:
+    _device.check(device, "full_like")
     return _finish(np.full(x._data.shape, fill_value, _like(x, dtype)), requires_grad)
 
 
-def empty_like(x: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+def empty_like(x: Tensor, dtype=None, requires_grad: bool = False, device=None, memory_format=None) -> Tensor:
+    _device.check(device, "empty_like")
     return _finish(np.empty(x._data.shape, _like(x, dtype)), requires_grad)
 
 
 def arange(start, end=None, step=1, *, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """[start, end) in steps; integer arguments give int64, any float gives the default float."""
+    _device.check(device, "arange")
     if end is None:
         start, end = 0, start
     is_int = all(isinstance(v, numbers.Integral) for v in (start, end, step))
@@ -151,10 +164,12 @@ def arange(start, end=None, step=1, *, dtype=None, requires_grad: bool = False, 
 
 
 def linspace(start, end, steps: int, *, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    _device.check(device, "linspace")
     return _finish(np.linspace(start, end, steps).astype(_np_dtype(dtype)), requires_grad)
 
 
 def eye(n: int, m: int | None = None, *, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    _device.check(device, "eye")
     shape_arg((n,) if m is None else (n, m), "eye", new=True)
     return _finish(np.eye(n, m, dtype=_np_dtype(dtype)), requires_grad)
 
@@ -168,6 +183,7 @@ def _float_dtype(dtype, op: str) -> np.dtype:
 
 def rand(*size, generator: Generator | None = None, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Uniform samples on [0, 1)."""
+    _device.check(device, "rand")
     npd = _float_dtype(dtype, "rand")
     draw_dtype = np.float32 if npd == np.float32 else np.float64  # draw in the target dtype: no float64 copy
     a = _gen(generator).random(shape_arg(size, "rand", new=True), dtype=draw_dtype).astype(npd, copy=False)
@@ -176,6 +192,7 @@ def rand(*size, generator: Generator | None = None, dtype=None, requires_grad: b
 
 def randn(*size, generator: Generator | None = None, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """Standard normal samples."""
+    _device.check(device, "randn")
     npd = _float_dtype(dtype, "randn")
     draw_dtype = np.float32 if npd == np.float32 else np.float64  # draw in the target dtype: no float64 copy
     a = _gen(generator).standard_normal(shape_arg(size, "randn", new=True), dtype=draw_dtype).astype(npd, copy=False)
@@ -184,6 +201,7 @@ def randn(*size, generator: Generator | None = None, dtype=None, requires_grad: 
 
 def randint(low, high=None, size=(), *, generator: Generator | None = None, dtype=None, device=None) -> Tensor:
     """Integers in [low, high) (``randint(high, size)`` starts at 0), int64 by default."""
+    _device.check(device, "randint")
     if high is None:
         low, high = 0, low
     if low >= high:
@@ -193,14 +211,17 @@ def randint(low, high=None, size=(), *, generator: Generator | None = None, dtyp
 
 
 def randperm(n: int, *, generator: Generator | None = None, dtype=None, device=None) -> Tensor:
+    _device.check(device, "randperm")
     return _finish(_gen(generator).permutation(n).astype(_np_dtype(dtype, np.dtype(np.int64))), False)
 
 
-def rand_like(x: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+def rand_like(x: Tensor, dtype=None, requires_grad: bool = False, device=None, memory_format=None) -> Tensor:
+    _device.check(device, "rand_like")
     return rand(x._data.shape, dtype=dtype or _dtype.from_numpy_dtype(x._data.dtype), requires_grad=requires_grad)
 
 
-def randn_like(x: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+def randn_like(x: Tensor, dtype=None, requires_grad: bool = False, device=None, memory_format=None) -> Tensor:
+    _device.check(device, "randn_like")
     return randn(x._data.shape, dtype=dtype or _dtype.from_numpy_dtype(x._data.dtype), requires_grad=requires_grad)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from gradbox import _dtype, _repr
+from gradbox import _device, _dtype, _repr
 
 _new = object.__new__
 
@@ -89,8 +89,28 @@ class Tensor:
         return _dtype.from_numpy_dtype(self._data.dtype)
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> _device.device:
+        return _device.CPU
+
+    is_cuda = False
+    is_cpu = True
+    is_mps = False
+
+    def cuda(self, device=None, non_blocking: bool = False) -> Tensor:
+        _device.check("cuda" if device is None else device, "cuda")
+        return self
+
+    def pin_memory(self) -> Tensor:
+        """Pinned memory speeds host-to-GPU copies; on the CPU alone it changes nothing."""
+        return self
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a 0-d tensor as its number, as in PyTorch; other tensors take no spec."""
+        if self._data.ndim == 0:
+            return format(self.item(), spec)
+        if spec:
+            raise TypeError(f"unsupported format string {spec!r} passed to Tensor.__format__ (a tensor of shape {tuple(self._data.shape)})")
+        return str(self)
 
     @property
     def _version(self) -> int:

@@ -139,13 +139,15 @@ def test_gradient_of_quadratic_form_wrt_matrix_is_outer_product():
 
 def test_gradcheck_catches_a_wrong_backward_and_names_input_and_element():
     class BadSquare(gb.autograd.Function):
-        save_inputs = True
-
-        def forward(self, x):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
             return x * x
 
-        def backward(self, g):
-            return g * self.inputs[0] * 3  # wrong: should be 2x
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * x * 3  # wrong: should be 2x
 
     x = gb.tensor([[1.0, 2.0]], requires_grad=True)
     with pytest.raises(gb.autograd.GradcheckError, match=r"input 0, element \(0, 0\).*numerical 2, analytical 3"):

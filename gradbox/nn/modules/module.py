@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from gradbox import _dtype
+from gradbox import _device, _dtype
 from gradbox._inplace import bump_version
 from gradbox.nn.parameter import Buffer, Parameter
 from gradbox.tensor import Tensor
@@ -338,6 +338,10 @@ class Module:
         return self.to(np.float16)
 
     def cpu(self) -> Module:
+        return self
+
+    def cuda(self, device=None) -> Module:
+        _device.check("cuda" if device is None else device, "Module.cuda")
         return self
 
     def type(self, dst_type) -> Module:
