@@ -14,7 +14,7 @@ from gradbox.train import Callback, Trainer
 
 
 def _loaders(mnist_root, n_train=3000, n_test=1000, batch=32, seed=0):
-    norm = gb.vision.transforms.Normalize((0.1307,), (0.3081,))
+    norm = gb.vision.transforms.Compose([gb.vision.transforms.ToTensor(), gb.vision.transforms.Normalize((0.1307,), (0.3081,))])
     train = gb.utils.data.Subset(gb.vision.datasets.MNIST(mnist_root, train=True, transform=norm), range(n_train))
     test = gb.utils.data.Subset(gb.vision.datasets.MNIST(mnist_root, train=False, transform=norm), range(n_test))
     g = gb.Generator().manual_seed(seed)

@@ -1,5 +1,5 @@
-"""``gb.vision``: torchvision's layout under gradbox: ``datasets``, ``transforms``, ``models``."""
+"""``gb.vision``: torchvision's layout under gradbox: ``datasets``, ``transforms``, ``models``, ``utils``."""
 
-from gradbox.vision import datasets, models, transforms
+from gradbox.vision import datasets, models, transforms, utils
 
-__all__ = ["datasets", "models", "transforms"]
+__all__ = ["datasets", "models", "transforms", "utils"]

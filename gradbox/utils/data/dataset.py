@@ -1,5 +1,12 @@
-"""Datasets: anything with ``__getitem__`` and ``__len__``; array-backed ones also offer
-``get_batch(indices)`` so the DataLoader can fetch a whole batch with one indexing operation."""
+"""Datasets: anything with ``__getitem__`` and ``__len__`` (map-style) or ``__iter__``
+(:class:`IterableDataset`).
+
+Batch fetching, beyond PyTorch: a dataset may define ``get_batch(indices)`` returning the
+*collated* batch for an int64 index array (one indexing operation instead of a Python loop), or
+``NotImplemented`` when it cannot produce exactly what ``default_collate`` of its samples would
+(e.g. a per-sample random transform); the DataLoader then fetches sample by sample. PyTorch's
+own protocol, ``__getitems__(indices)`` returning a list of samples, is honoured too.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +29,17 @@ class Dataset:
         return ConcatDataset([self, other])
 
 
+class IterableDataset(Dataset):
+    """A stream of samples: subclasses define ``__iter__``. With ``num_workers > 0`` every worker
+    iterates its own copy; use ``get_worker_info()`` inside ``__iter__`` to split the work."""
+
+    def __iter__(self):
+        raise NotImplementedError
+
+    def __add__(self, other):
+        raise TypeError("ConcatDataset does not support IterableDataset")
+
+
 class TensorDataset(Dataset):
     """Samples are the i-th rows of the given tensors (all with the same first dimension)."""
 
@@ -37,8 +55,9 @@ class TensorDataset(Dataset):
     def __getitem__(self, index):
         return tuple(t[index] for t in self.tensors)
 
-    def get_batch(self, indices: np.ndarray):
-        return tuple(Tensor._wrap(t._data[indices]) for t in self.tensors)
+    def get_batch(self, indices: np.ndarray) -> list[Tensor]:
+        """The collated batch: one row-indexing per tensor (a list, as default_collate gives)."""
+        return [Tensor._wrap(t._data[indices]) for t in self.tensors]
 
     def __len__(self) -> int:
         return self.tensors[0].shape[0]
@@ -55,14 +74,22 @@ class Subset(Dataset):
             return self.dataset[[self.indices[i] for i in idx]]
         return self.dataset[self.indices[idx]]
 
+    def __getitems__(self, indices: list[int]) -> list:
+        if callable(getattr(self.dataset, "__getitems__", None)):
+            return self.dataset.__getitems__([self.indices[i] for i in indices])
+        return [self.dataset[self.indices[i]] for i in indices]
+
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getattr__(self, name: str):
-        if name == "get_batch" and hasattr(self.dataset, "get_batch"):
-            idx = np.asarray(self.indices)
-            return lambda indices: self.dataset.get_batch(idx[indices])
-        raise AttributeError(name)
+    def get_batch(self, indices: np.ndarray):
+        """The underlying dataset's ``get_batch`` at the mapped indices (``NotImplemented`` when
+        it has none)."""
+        inner = getattr(self.dataset, "get_batch", None)
+        if inner is None:
+            return NotImplemented
+        mine = self.indices  # read only the batch's entries: cheap, and always the current ones
+        return inner(np.asarray([mine[i] for i in np.asarray(indices).tolist()], dtype=np.int64))
 
 
 class ConcatDataset(Dataset):
@@ -72,6 +99,9 @@ class ConcatDataset(Dataset):
         self.datasets = list(datasets)
         if not self.datasets:
             raise ValueError("datasets should not be an empty iterable")
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise AssertionError("ConcatDataset does not support IterableDataset")
         self.cumulative_sizes = list(np.cumsum([len(d) for d in self.datasets]))
 
     def __len__(self) -> int:

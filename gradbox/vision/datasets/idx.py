@@ -4,11 +4,14 @@ each dim as a big-endian int32, then the values row-major. Gzipped files are rea
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 from pathlib import Path
 
 import numpy as np
+
+from gradbox.vision.datasets._files import atomic_write
 
 _TYPES = {
     0x08: np.uint8,
@@ -54,7 +57,7 @@ def read_idx(path: str | os.PathLike, expect_dims: int | None = None) -> np.ndar
         raise IDXError(f"{path}: truncated header")
     dims = struct.unpack(f">{ndim}I", raw[4:header])
     dt = np.dtype(_TYPES[code])
-    want = int(np.prod(dims)) * dt.itemsize
+    want = math.prod(dims) * dt.itemsize  # exact (Python ints): absurd dims cannot overflow
     have = len(raw) - header
     if have != want:
         raise IDXError(
@@ -65,17 +68,19 @@ def read_idx(path: str | os.PathLike, expect_dims: int | None = None) -> np.ndar
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
-    """Write ``array`` (uint8 or int8) as IDX, gzipped when the name ends in .gz; atomically."""
+    """Write ``array`` (uint8 or int8) as IDX, gzipped when the name ends in .gz (with a fixed
+    header, so equal arrays give equal files); atomically, through a unique temporary file."""
     path = Path(path)
     a = np.ascontiguousarray(array)
     if a.dtype not in _CODES:
         raise TypeError(f"write_idx: only uint8/int8 arrays are supported, got {a.dtype}")
     payload = struct.pack(">HBB", 0, _CODES[a.dtype], a.ndim) + struct.pack(f">{a.ndim}I", *a.shape) + a.tobytes()
-    tmp = path.with_name(path.name + ".tmp")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".gz":
-        with gzip.open(tmp, "wb", compresslevel=1) as f:  # fast; these files are rewritten rarely
+
+    def write(f) -> None:
+        if path.suffix == ".gz":  # fast level; no time stamp, so the bytes depend only on the data
+            with gzip.GzipFile(filename=path.name, mode="wb", fileobj=f, compresslevel=1, mtime=0) as z:
+                z.write(payload)
+        else:
             f.write(payload)
-    else:
-        tmp.write_bytes(payload)
-    os.replace(tmp, path)
+
+    atomic_write(path, write)

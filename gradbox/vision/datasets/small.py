@@ -1,4 +1,5 @@
-"""Small real datasets and a synthetic one: MNIST-1D, scikit-learn's 8x8 digits, FakeData."""
+"""Small real datasets and a synthetic one: MNIST-1D and scikit-learn's 8x8 digits (gradbox's,
+items are tensors), and torchvision's FakeData (items are PIL images)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gradbox.vision.datasets.base import ArrayDataset
+from gradbox.vision.datasets._files import atomic_write
+from gradbox.vision.datasets.base import ArrayDataset, VisionDataset
 
 
 class MNIST1D(ArrayDataset):
@@ -35,10 +37,7 @@ class MNIST1D(ArrayDataset):
                     "MNIST1D needs the mnist1d package to generate the data: pip install mnist1d"
                 ) from None
             d = make_dataset(get_dataset_args())
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_name("mnist1d.tmp.npz")
-            np.savez(tmp, x=d["x"], y=d["y"], x_test=d["x_test"], y_test=d["y_test"])
-            os.replace(tmp, cache)
+            atomic_write(cache, lambda f: np.savez(f, x=d["x"], y=d["y"], x_test=d["x_test"], y_test=d["y_test"]))
         with np.load(cache) as z:
             x, y = (z["x"], z["y"]) if train else (z["x_test"], z["y_test"])
         super().__init__(x.astype(np.float32)[:, None, :], y.astype(np.int64), transform, target_transform)
@@ -72,22 +71,50 @@ class Digits(ArrayDataset):
         super().__init__(x[keep], y[keep], transform, target_transform)
 
 
-class FakeData(ArrayDataset):
-    """Seeded random images and labels (for tests and dry runs): the same ``seed`` gives the same data."""
+class FakeData(VisionDataset):
+    """``FakeData(size=1000, image_size=(3, 224, 224), num_classes=10, transform=None,
+    target_transform=None, random_offset=0)``: random uint8 images (PIL, mode 'L' for one
+    channel, 'RGB' for three) and labels; item i depends only on i + random_offset (its own
+    seeded generator), never on the global random state."""
 
     def __init__(
         self,
         size: int = 1000,
-        image_size=(1, 28, 28),
+        image_size: tuple[int, int, int] = (3, 224, 224),
         num_classes: int = 10,
         transform=None,
         target_transform=None,
-        seed: int = 0,
-        train: bool = True,
-        root=None,
-        download: bool = False,
+        random_offset: int = 0,
     ) -> None:
-        rng = np.random.default_rng(seed + (0 if train else 1))
-        x = rng.random((size, *image_size), dtype=np.float32)
-        y = rng.integers(0, num_classes, size).astype(np.int64)
-        super().__init__(x, y, transform, target_transform)
+        super().__init__(None, transform=transform, target_transform=target_transform)
+        if image_size[0] not in (1, 2, 3, 4):
+            raise ValueError(f"FakeData: image_size must be (C, H, W) with 1-4 channels, got {image_size}")
+        self.size, self.num_classes = size, num_classes
+        self.image_size, self.random_offset = tuple(image_size), random_offset
+
+    def _sample(self, index: int) -> tuple[np.ndarray, int]:
+        rng = np.random.default_rng(index + self.random_offset)
+        c, h, w = self.image_size
+        img = rng.integers(0, 256, (h, w, c), dtype=np.uint8)
+        return (img[:, :, 0] if c == 1 else img), int(rng.integers(0, self.num_classes))
+
+    @property
+    def _mode(self) -> str:
+        return {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[self.image_size[0]]
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int):
+        from PIL import Image  # deferred: Pillow loads when images are first used
+
+        if not -self.size <= index < self.size:
+            raise IndexError(f"{type(self).__name__} index out of range")
+        img, target = self._sample(index % self.size)
+        return self._apply(Image.fromarray(img, mode=self._mode), target)
+
+    def get_batch(self, indices: np.ndarray):
+        """The collated batch if the transform runs on batches, else ``NotImplemented``."""
+        samples = [self._sample(int(i)) for i in indices]
+        images = np.stack([s[0] for s in samples]) if samples else np.zeros((0, *self.image_size[1:]), np.uint8)
+        return self._array_batch(images, self._mode, np.asarray([s[1] for s in samples], dtype=np.int64))

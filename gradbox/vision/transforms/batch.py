@@ -1,17 +1,20 @@
-"""Transforms for image tensors, applied to one image (C, H, W) or a whole batch (B, C, H, W).
+"""Batch-native random transforms for tensor images (gradbox's, used by the training command).
 
-Random transforms draw one set of parameters per image from gradbox's generator, and work on
-the batch at once with index arithmetic (no Python loop over images).
+Each takes one image (C, H, W) or a whole batch (B, C, H, W) and draws one set of parameters
+per image from gradbox's default generator, working on the batch at once with index arithmetic
+(no Python loop over images). Unlike torchvision's classes of the same names, a batch gets
+independent parameters per image, so they can run in the DataLoader's whole-batch path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from gradbox.random import _gen
 from gradbox.tensor import Tensor
+from gradbox.vision.transforms.transforms import Compose, Transform
 
 
 def _as_batch(x) -> tuple[np.ndarray, bool]:
@@ -19,7 +22,7 @@ def _as_batch(x) -> tuple[np.ndarray, bool]:
     if a.ndim == 3:
         return a[None], True
     if a.ndim != 4:
-        raise ValueError(f"transforms expect (C, H, W) or (B, C, H, W) images, got shape {a.shape}")
+        raise ValueError(f"batch transforms expect (C, H, W) or (B, C, H, W) images, got shape {a.shape}")
     return a, False
 
 
@@ -27,60 +30,14 @@ def _out(a: np.ndarray, single: bool) -> Tensor:
     return Tensor._wrap(a[0] if single else a)
 
 
-class Compose:
-    def __init__(self, transforms: Sequence[Callable]) -> None:
-        self.transforms = list(transforms)
-
-    def __call__(self, x):
-        for t in self.transforms:
-            x = t(x)
-        return x
-
-    def __repr__(self) -> str:
-        inner = "".join(f"\n    {t!r}" for t in self.transforms)
-        return f"Compose({inner}\n)"
-
-
-class ToTensor:
-    """(H, W) or (H, W, C) uint8 array / PIL image -> (C, H, W) float32 in [0, 1]."""
-
-    def __call__(self, pic) -> Tensor:
-        a = np.asarray(pic)
-        if a.ndim == 2:
-            a = a[:, :, None]
-        a = a.transpose(2, 0, 1)
-        return Tensor._wrap(a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32))
-
-    def __repr__(self) -> str:
-        return "ToTensor()"
-
-
-class Normalize:
-    """x_c <- (x_c - mean_c) / std_c for each channel c."""
-
-    def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
-        self.mean, self.std = tuple(mean), tuple(std)
-        if any(s == 0 for s in self.std):
-            raise ValueError(f"Normalize: std evaluated to zero ({self.std}), leading to division by zero")
-
-    def __call__(self, x) -> Tensor:
-        a, single = _as_batch(x)
-        m = np.asarray(self.mean, dtype=a.dtype).reshape(1, -1, 1, 1)
-        s = np.asarray(self.std, dtype=a.dtype).reshape(1, -1, 1, 1)
-        return _out((a - m) / s, single)
-
-    def __repr__(self) -> str:
-        return f"Normalize(mean={self.mean}, std={self.std})"
-
-
-class RandomCrop:
-    """Pad by ``padding`` (fill value), then crop a random ``size`` window from each image."""
+class RandomCrop(Transform):
+    """Pad by ``padding`` (``fill``), then crop a random ``size`` window from each image."""
 
     def __init__(self, size: int | Sequence[int], padding: int = 0, fill: float = 0.0) -> None:
         self.size = (size, size) if isinstance(size, int) else tuple(size)
         self.padding, self.fill = padding, fill
 
-    def __call__(self, x) -> Tensor:
+    def forward(self, x) -> Tensor:
         a, single = _as_batch(x)
         p = self.padding
         if p:
@@ -97,11 +54,14 @@ class RandomCrop:
         out = a[np.arange(b)[:, None, None], :, rows, cols]  # (B, h, w, C)
         return _out(np.ascontiguousarray(out.transpose(0, 3, 1, 2)), single)
 
-    def __repr__(self) -> str:
-        return f"RandomCrop(size={self.size}, padding={self.padding})"
+    def _batched(self, batch):
+        return self.forward(batch) if isinstance(batch, Tensor) else NotImplemented
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, padding={self.padding}"
 
 
-class RandomAffine:
+class RandomAffine(Transform):
     """Random rotation (uniform in +-degrees), translation (up to ``translate`` times the size)
     and scale, about the image centre, by inverse mapping with bilinear interpolation."""
 
@@ -114,7 +74,7 @@ class RandomAffine:
     ) -> None:
         self.degrees, self.translate, self.scale, self.fill = float(degrees), translate, scale, fill
 
-    def __call__(self, x) -> Tensor:
+    def forward(self, x) -> Tensor:
         a, single = _as_batch(x)
         b, c, h, w = a.shape
         rng = _gen(None)
@@ -131,8 +91,11 @@ class RandomAffine:
         sy = -sin * px + cos * py + cy
         return _out(_bilinear(a, sy, sx, self.fill), single)
 
-    def __repr__(self) -> str:
-        return f"RandomAffine(degrees={self.degrees}, translate={self.translate}, scale={self.scale})"
+    def _batched(self, batch):
+        return self.forward(batch) if isinstance(batch, Tensor) else NotImplemented
+
+    def extra_repr(self) -> str:
+        return f"degrees={self.degrees}, translate={self.translate}, scale={self.scale}"
 
 
 def _bilinear(a: np.ndarray, sy: np.ndarray, sx: np.ndarray, fill: float) -> np.ndarray:
@@ -162,5 +125,6 @@ def _bilinear(a: np.ndarray, sy: np.ndarray, sx: np.ndarray, fill: float) -> np.
 
 
 def mnist_augment() -> Compose:
-    """Small shifts and rotations that keep digits legible (2-pixel crop jitter, +-10 degrees)."""
+    """Small shifts and rotations that keep digits legible (2-pixel crop jitter, +-10 degrees,
+    +-10% scale), on float tensor images or batches."""
     return Compose([RandomCrop(28, padding=2), RandomAffine(10, translate=None, scale=(0.9, 1.1))])
