@@ -31,6 +31,7 @@ from gradbox._dtype import (
 from gradbox._device import device, get_default_device, set_default_device
 from gradbox.tensor import Size, Tensor
 from gradbox.ops import *  # noqa: F403 - every op is a gb.<name> function
+from gradbox.ops import torch_linalg as linalg  # gb.linalg: PyTorch's torch.linalg names
 from gradbox import autograd
 from gradbox.autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from gradbox.creation import (

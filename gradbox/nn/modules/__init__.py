@@ -15,6 +15,48 @@ from gradbox.nn.modules.activation import (
 from gradbox.nn.modules.container import ModuleDict, ModuleList, Sequential
 from gradbox.nn.modules.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from gradbox.nn.modules.dropout import Dropout, Dropout2d
+from gradbox.nn.modules.extra_activation import (
+    CELU,
+    GLU,
+    SELU,
+    ChannelShuffle,
+    CosineSimilarity,
+    Hardshrink,
+    Hardsigmoid,
+    Hardswish,
+    LogSigmoid,
+    Mish,
+    PairwiseDistance,
+    PReLU,
+    Softmin,
+    Softshrink,
+    Softsign,
+    Tanhshrink,
+    Threshold,
+)
+from gradbox.nn.modules.extra_layers import (
+    CTCLoss,
+    EmbeddingBag,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+    LocalResponseNorm,
+    MultiheadAttention,
+    RMSNorm,
+)
+from gradbox.nn.modules.extra_loss import (
+    CosineEmbeddingLoss,
+    GaussianNLLLoss,
+    HingeEmbeddingLoss,
+    MarginRankingLoss,
+    MultiLabelMarginLoss,
+    MultiLabelSoftMarginLoss,
+    MultiMarginLoss,
+    PoissonNLLLoss,
+    SoftMarginLoss,
+    TripletMarginLoss,
+    TripletMarginWithDistanceLoss,
+)
 from gradbox.nn.modules.linear import Bilinear, Flatten, Identity, Linear, Unflatten
 from gradbox.nn.modules.loss import (
     BCELoss,
@@ -32,13 +74,31 @@ from gradbox.nn.modules.normalization import BatchNorm1d, BatchNorm2d, GroupNorm
 from gradbox.nn.modules.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
-    AdaptiveMaxPool1d,
-    AdaptiveMaxPool2d,
     AvgPool1d,
     AvgPool2d,
     MaxPool1d,
     MaxPool2d,
 )
 from gradbox.nn.modules.sparse import Embedding
+from gradbox.nn.modules.vision import (  # AdaptiveMaxPool1d/2d here: they honour return_indices
+    AdaptiveAvgPool3d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d,
+    AvgPool3d,
+    Conv3d,
+    ConvTranspose3d,
+    Fold,
+    MaxPool3d,
+    MaxUnpool1d,
+    MaxUnpool2d,
+    MaxUnpool3d,
+    PixelShuffle,
+    PixelUnshuffle,
+    Unfold,
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+)
 
 __all__ = [n for n in dir() if not n.startswith("_")]
