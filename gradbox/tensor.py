@@ -201,22 +201,22 @@ class Tensor:
             return f"gradbox.{self.dtype.name}"
         return self.to(dtype)
 
-    def float(self) -> Tensor:
+    def float(self, memory_format=None) -> Tensor:
         return _ops.cast(self, np.float32)
 
-    def double(self) -> Tensor:
+    def double(self, memory_format=None) -> Tensor:
         return _ops.cast(self, np.float64)
 
-    def half(self) -> Tensor:
+    def half(self, memory_format=None) -> Tensor:
         return _ops.cast(self, np.float16)
 
-    def long(self) -> Tensor:
+    def long(self, memory_format=None) -> Tensor:
         return _ops.cast(self, np.int64)
 
-    def int(self) -> Tensor:
+    def int(self, memory_format=None) -> Tensor:
         return _ops.cast(self, np.int32)
 
-    def bool(self) -> Tensor:
+    def bool(self, memory_format=None) -> Tensor:
         return _ops.cast(self, np.bool_)
 
     def cpu(self) -> Tensor:

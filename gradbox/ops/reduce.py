@@ -293,9 +293,9 @@ def mean(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     return Mean.apply(x, dims=norm_dims(dim, x._data.ndim, "mean"), keepdim=keepdim)
 
 
-def _correction(unbiased, correction) -> int:
+def _correction(unbiased, correction) -> float:
     if correction is not None:
-        return int(correction)
+        return correction  # PyTorch takes a float correction too
     return 1 if unbiased is None or unbiased else 0
 
 

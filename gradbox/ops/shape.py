@@ -510,11 +510,21 @@ def repeat(x: Tensor, *sizes) -> Tensor:
     ),
     summary="Move one dim of x to another position.",
 )
-def movedim(x: Tensor, source: int, destination: int) -> Tensor:
+def movedim(x: Tensor, source, destination) -> Tensor:
     n = x._data.ndim
-    s, d = norm_dim(source, n, "movedim"), norm_dim(destination, n, "movedim")
-    order = [i for i in range(n) if i != s]
-    order.insert(d, s)
+    src = [source] if isinstance(source, int) else list(source)
+    dst = [destination] if isinstance(destination, int) else list(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: source ({len(src)} dims) and destination ({len(dst)} dims) must match in length")
+    src = [norm_dim(s, n, "movedim") for s in src]
+    dst = [norm_dim(d, n, "movedim") for d in dst]
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise RuntimeError(f"movedim: repeated dim in source {src} or destination {dst}")
+    order = [None] * n
+    for s, d in zip(src, dst):
+        order[d] = s
+    rest = iter(i for i in range(n) if i not in src)
+    order = [next(rest) if o is None else o for o in order]
     return permute(x, order)
 
 
