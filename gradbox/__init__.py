@@ -65,3 +65,12 @@ from gradbox._numeric import finfo, get_num_threads, iinfo, set_num_threads
 from gradbox.serialization import load, save
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """``gb.onnx`` and ``gb.interop`` load on first use; they import onnx/torch only when called."""
+    if name in ("onnx", "interop"):
+        import importlib  # deferred: only these two subpackages load lazily
+
+        return importlib.import_module(f"gradbox.{name}")
+    raise AttributeError(f"module 'gradbox' has no attribute {name!r}")

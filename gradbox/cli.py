@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 import gradbox as gb
+from gradbox import lab
 from gradbox.inspect import autograd_demo
 from gradbox.vision import transforms
 from gradbox.vision.datasets import INFO
@@ -310,25 +312,155 @@ def load_digit_image(path: str, size: int = 28) -> np.ndarray:
     return out
 
 
-def cmd_predict(args) -> int:
-    cfg, model = _load_run(args.checkpoint)
+def _predict_input(cfg: dict, image: str):
+    """The image prepared as the model's input (like its training data), or None after a message."""
     shape = INFO[cfg["dataset"]][0]
     if len(shape) != 3 or shape[1] < 28:
         print(
             f"error: predict works for models trained on 28x28 images; this one used {cfg['dataset']} {shape}",
             file=sys.stderr,
         )
-        return 2
-    x = load_digit_image(args.image, shape[1])[None, None]
+        return None
+    x = load_digit_image(image, shape[1])[None, None]
     t = build_transform(cfg["dataset"], False)
     xt = gb.tensor(x)
-    xt = t(xt) if t is not None else xt
+    return t(xt) if t is not None else xt
+
+
+def _print_prediction(image: str, p: np.ndarray, engine: str = "") -> None:
+    best = int(p.argmax())
+    print(f"{image}: predicted {best} (probability {p[best]:.3f}){engine}")
+    print("  " + "  ".join(f"{k}:{v:.3f}" for k, v in enumerate(p)))
+
+
+def cmd_predict(args) -> int:
+    if Path(args.checkpoint).suffix.lower() == ".onnx":
+        return cmd_predict_onnx(args)
+    cfg, model = _load_run(args.checkpoint)
+    xt = _predict_input(cfg, args.image)
+    if xt is None:
+        return 2
     with gb.no_grad():
         p = gb.softmax(model(xt), 1).numpy()[0]
-    best = int(p.argmax())
-    print(f"{args.image}: predicted {best} (probability {p[best]:.3f})")
-    print("  " + "  ".join(f"{k}:{v:.3f}" for k, v in enumerate(p)))
+    _print_prediction(args.image, p)
     return 0
+
+
+ONNX_CONFIG_KEY = "gradbox.config"  # the run configuration `export --onnx` stores in the model's metadata
+
+
+def cmd_predict_onnx(args) -> int:
+    """Run an .onnx file written by ``export`` through ONNX Runtime (the same preprocessing)."""
+    try:
+        meta = gb.onnx.metadata(args.checkpoint)
+        if ONNX_CONFIG_KEY not in meta:
+            raise ValueError(f"{args.checkpoint}: no {ONNX_CONFIG_KEY} metadata (write it with: python -m gradbox export)")
+        cfg = json.loads(meta[ONNX_CONFIG_KEY])
+        xt = _predict_input(cfg, args.image)
+        if xt is None:
+            return 2
+        z = gb.onnx.run(args.checkpoint, xt)[0][0].astype(np.float64)
+    except ImportError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    p = np.exp(z - z.max())
+    _print_prediction(args.image, p / p.sum(), " (ONNX Runtime)")
+    return 0
+
+
+def cmd_export(args) -> int:
+    """Write a training checkpoint's model as a safetensors state_dict and/or an ONNX graph."""
+    if not args.safetensors and not args.onnx:
+        print("error: export: give --safetensors PATH and/or --onnx PATH", file=sys.stderr)
+        return 2
+    cfg, model = _load_run(args.checkpoint)
+    if args.safetensors:
+        sd = model.state_dict()
+        gb.save(sd, args.safetensors)
+        print(f"weights:    {args.safetensors} ({len(sd)} tensors, safetensors: safetensors.torch.load_file reads it)")
+    if args.onnx:
+        keep = ("model", "dataset", "model_kwargs", "normalize")
+        meta = {ONNX_CONFIG_KEY: json.dumps({k: cfg[k] for k in keep if k in cfg})}
+        x = gb.zeros(1, *INFO[cfg["dataset"]][0])
+        try:
+            gb.onnx.export(
+                model, x, args.onnx, input_names=["input"], output_names=["logits"],
+                dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=args.opset,
+                metadata=meta,
+            )  # fmt: skip
+        except ImportError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        print(f"ONNX graph: {args.onnx} (opset {args.opset}, dynamic batch; run it: python -m gradbox predict {args.onnx} IMAGE)")
+    return 0
+
+
+def _inspected_model(args):
+    """(model, input size) for summary and check-costs: a zoo model or a checkpoint's, and
+    --input-size; None after printing what is wrong."""
+    if args.model in gb.vision.models.MODELS:
+        model = gb.vision.models.get_model(args.model)
+        size = (1, 1, 28, 28) if args.model in ("mlp", "lenet5") else (1, 3, 224, 224)
+    elif Path(args.model).is_file():
+        cfg, model = _load_run(args.model)
+        size = (1, *INFO[cfg["dataset"]][0])
+    else:
+        print(
+            f"error: {args.model!r} is neither a model name ({', '.join(gb.vision.models.list_models())}) nor a checkpoint file",
+            file=sys.stderr,
+        )
+        return None
+    if args.input_size:
+        try:
+            size = tuple(int(v) for v in args.input_size.split(","))
+        except ValueError:
+            print(f"error: --input-size must be integers separated by commas, got {args.input_size!r}", file=sys.stderr)
+            return None
+    return model, size
+
+
+def cmd_summary(args) -> int:
+    """Per-layer table (or JSON) of a zoo model or of a training checkpoint's model."""
+    got = _inspected_model(args)
+    if got is None:
+        return 2
+    model, size = got
+    if args.explain:  # the worked solution: each layer's formulas with its numbers put in
+        print(gb.inspect.explain_costs(model, size))
+        return 0
+    s = gb.inspect.summary(model, size, depth=args.depth, include_functional=args.functional)
+    print(json.dumps(s.to_dict(), indent=2) if args.json else s)
+    return 0
+
+
+def cmd_explain(args) -> int:
+    """The worked backward pass of an expression (parsed by a restricted grammar, never eval'd)."""
+    fmt = "markdown" if args.markdown else "latex" if args.latex else "text"
+    try:
+        values = gb.inspect.expression.parse_assignments(args.at or [])
+        explanation = gb.inspect.explain_expression(args.expression, values, fmt, graph=args.graph)
+    except gb.inspect.ExpressionError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(explanation)
+    if args.graph:
+        print(f"graph: {args.graph}", file=sys.stderr)
+    return 0
+
+
+def cmd_check_costs(args) -> int:
+    """Mark a student's per-layer numbers (JSON) against the worked costs; exit 1 if any is wrong."""
+    got = _inspected_model(args)
+    if got is None:
+        return 2
+    model, size = got
+    try:
+        report = gb.inspect.check_answers(model, size, args.answers)
+    except (gb.inspect.answers.AnswersError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(report)
+    return 0 if report.all_right else 1
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -402,10 +534,79 @@ def make_parser() -> argparse.ArgumentParser:
         help="classify an image file with a checkpoint",
         description="Classify a digit image (PNG/JPEG, any size >= 8x8, grayscale or colour; dark-on-light is inverted) with a model trained on 28x28 digits.",
     )
-    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint.npz written by train")
+    p.add_argument(
+        "checkpoint", metavar="CHECKPOINT", help="a checkpoint.npz written by train, or a .onnx file written by export"
+    )
     p.add_argument("image", metavar="IMAGE", help="image file, resized and centred like MNIST")
+    x = sub.add_parser(
+        "export",
+        help="write a checkpoint's model as safetensors weights and/or an ONNX graph",
+        description="Hand a trained model to other engines: --safetensors writes its state_dict (PyTorch's "
+        "names; safetensors.torch.load_file and torch's load_state_dict accept it), --onnx its graph with a dynamic "
+        "batch axis for ONNX Runtime (needs pip install gradbox[interop]).",
+    )
+    x.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint.npz written by train")
+    x.add_argument("--safetensors", metavar="PATH", default=None, help="write the weights here (e.g. model.safetensors)")
+    x.add_argument("--onnx", metavar="PATH", default=None, help="write the ONNX graph here (e.g. model.onnx)")
+    x.add_argument("--opset", type=int, default=17, help="ONNX opset version (default: 17)")
+    s = sub.add_parser(
+        "summary",
+        help="per-layer shapes, parameters, multiply-accumulates and receptive fields of a model",
+        description="One forward pass of zeros through MODEL (a zoo name, or a checkpoint.npz written by train): "
+        "each layer's output shape, parameters, multiply-accumulates (FLOPs = 2 x MACs) and receptive field, "
+        "functional ops between modules included, and the totals.",
+    )
+    s.add_argument("model", metavar="MODEL", help="a model name (python -m gradbox models) or a checkpoint.npz")
+    s.add_argument(
+        "--input-size",
+        default=None,
+        help="input shape with the batch dimension, e.g. 1,3,224,224 (default: 1,3,224,224; 1,1,28,28 for "
+        "mlp and lenet5; a checkpoint's dataset shape)",
+    )
+    s.add_argument("--depth", type=int, default=None, help="show layers down to this nesting depth (default: all)")
+    s.add_argument("--functional", action="store_true", help="add rows for ops between modules (+, cat, flatten)")
+    s.add_argument("--json", action="store_true", help="print the summary as JSON")
+    s.add_argument(
+        "--explain",
+        action="store_true",
+        help="write the worked solution instead: per layer the formulas for output size, parameters, "
+        "multiply-accumulates and receptive field with the numbers put in, per multi-branch block each branch "
+        "and the sum, then the totals",
+    )
+    ex = sub.add_parser(
+        "explain",
+        help='the worked backward pass of an expression, e.g. explain "(x*y)*z" --at x=-2 y=5 z=3',
+        description="Parse EXPRESSION with a restricted grammar (numbers, names, + - * / **, parentheses, unary "
+        "minus, and exp log sqrt sigmoid tanh relu logsumexp softmax max sum; never eval), compute it with "
+        "gradbox at the --at values and write the worked solution: forward values, then per op the upstream "
+        "gradient, the local derivative rule, the numbers put in and the product, and each variable's gradient, "
+        "checked against autograd. An expression starting with '-' needs parentheses: \"(-x**2)\".",
+    )
+    ex.add_argument("expression", metavar="EXPRESSION", help='e.g. "(x*y)*z" or "logsumexp(z) - sum(y*z)"')
+    ex.add_argument(
+        "--at", nargs="+", metavar="NAME=VALUE", default=[], help="the variables' values: x=-2 y=5, vectors x=[1,2,3]"
+    )
+    fmt = ex.add_mutually_exclusive_group()
+    fmt.add_argument("--markdown", action="store_true", help="write Markdown with LaTeX math (Jupyter, GitHub)")
+    fmt.add_argument("--latex", action="store_true", help="write LaTeX (align* environments)")
+    ex.add_argument("--graph", metavar="FILE", default=None, help="also draw the autograd graph (.svg, .png or .dot)")
+    cc = sub.add_parser(
+        "check-costs",
+        help="mark your per-layer parameters, MACs, output shapes and receptive fields against the worked solution",
+        description='Read ANSWERS (JSON: layer name -> {"params", "macs", "output_shape", "receptive_field"}; '
+        'the layer "total" takes params and macs) and print, per answer, right or wrong and the correct worked '
+        "line. Exit status 0 when all are right, 1 otherwise.",
+    )
+    cc.add_argument("model", metavar="MODEL", help="a model name (python -m gradbox models) or a checkpoint.npz")
+    cc.add_argument(
+        "--input-size", default=None, help="input shape with the batch dimension, e.g. 1,1,28,28 (default as summary)"
+    )
+    cc.add_argument(
+        "--answers", required=True, metavar="FILE", help='your answers as JSON, e.g. {"features.0": {"params": 156}}'
+    )
     sub.add_parser("demo", help="a worked backward pass on f = (x*y)*z, printing each node's value and gradient")
     sub.add_parser("models", help="list the model names")
+    lab.add_parser(sub)
     return parser
 
 
@@ -422,6 +623,16 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_evaluate(args)
         if args.command == "predict":
             return cmd_predict(args)
+        if args.command == "export":
+            return cmd_export(args)
+        if args.command == "summary":
+            return cmd_summary(args)
+        if args.command == "explain":
+            return cmd_explain(args)
+        if args.command == "check-costs":
+            return cmd_check_costs(args)
+        if args.command == "lab":
+            return lab.command(args)
         if args.command == "models":
             print("\n".join(gb.vision.models.list_models()))
             return 0
