@@ -23,6 +23,8 @@ import numpy as np
 from gradbox import _dtype
 from gradbox.autograd.function import Function
 from gradbox.autograd.opmath import OpMath
+from gradbox.ops._kernels import gemm
+from gradbox.ops._parallel import chunked
 from gradbox.ops.reduce import sum as _sum
 from gradbox.ops.shape import squeeze, unsqueeze
 from gradbox.ops.window import Geometry, check_positive, ntuple, offset_slices, out_size, pad_spatial, windows
@@ -51,13 +53,17 @@ def im2col(x: np.ndarray, kernel, geo: Geometry, out) -> np.ndarray:
         n, c, hp, wp = xp.shape
         run = out[0] * wp
         flat = np.empty((c, n, hp * wp + (kernel[1] - 1) * geo.dilation[1]), dtype=x.dtype)
-        flat[:, :, : hp * wp] = xp.transpose(1, 0, 2, 3).reshape(c, n, hp * wp)
-        flat[:, :, hp * wp :] = 0  # the tail only feeds discarded columns
         cols = np.empty((c, kernel[0], kernel[1], n, run), dtype=x.dtype)
-        for i in range(kernel[0]):
-            for j in range(kernel[1]):
-                shift = i * geo.dilation[0] * wp + j * geo.dilation[1]
-                cols[:, i, j] = flat[:, :, shift : shift + run]
+
+        def fill(lo: int, hi: int) -> None:  # samples lo:hi (disjoint per thread)
+            flat[:, lo:hi, : hp * wp] = xp[lo:hi].transpose(1, 0, 2, 3).reshape(c, hi - lo, hp * wp)
+            flat[:, lo:hi, hp * wp :] = 0  # the tail only feeds discarded columns
+            for i in range(kernel[0]):
+                for j in range(kernel[1]):
+                    shift = i * geo.dilation[0] * wp + j * geo.dilation[1]
+                    cols[:, i, j, lo:hi] = flat[:, lo:hi, shift : shift + run]
+
+        chunked(fill, n, cols.nbytes)
         return cols.reshape(c * kernel[0] * kernel[1], n * run)
     win = windows(xp, kernel, geo.stride, geo.dilation, out)
     perm = (1, *range(2 + d, 2 + 2 * d), 0, *range(2, 2 + d))  # (C, *K, N, *out)
@@ -79,12 +85,18 @@ def col2im(cols: np.ndarray, x_shape, kernel, geo: Geometry, out) -> np.ndarray:
         run = out[0] * wp
         cols = cols.reshape(c, kernel[0], kernel[1], n, run)
         flat = np.zeros((c, n, hp * wp + (kernel[1] - 1) * geo.dilation[1]), dtype=cols.dtype)
-        for i in range(kernel[0]):
-            for j in range(kernel[1]):
-                shift = i * geo.dilation[0] * wp + j * geo.dilation[1]
-                flat[:, :, shift : shift + run] += cols[:, i, j]
-        xt = flat[:, :, : hp * wp].reshape(c, n, hp, wp)
-        return np.ascontiguousarray(xt[(slice(None), slice(None), *crop)].swapaxes(0, 1))
+        xt = flat[:, :, : hp * wp].reshape(c, n, hp, wp)[(slice(None), slice(None), *crop)]
+        res = np.empty((n, c, *xt.shape[2:]), dtype=cols.dtype)
+
+        def add(lo: int, hi: int) -> None:  # samples lo:hi (disjoint per thread)
+            for i in range(kernel[0]):
+                for j in range(kernel[1]):
+                    shift = i * geo.dilation[0] * wp + j * geo.dilation[1]
+                    flat[:, lo:hi, shift : shift + run] += cols[:, i, j, lo:hi]
+            res[lo:hi] = xt[:, lo:hi].swapaxes(0, 1)
+
+        chunked(add, n, cols.nbytes)
+        return res
     cols = cols.reshape(c, *kernel, n, *out)
     xt = np.zeros((c, n, *padded), dtype=cols.dtype)
     for k, sl in offset_slices(kernel, geo.stride, geo.dilation, out):
@@ -115,12 +127,22 @@ def conv_forward(x: np.ndarray, w: np.ndarray, geo: Geometry, out=None, cols=Non
         y = w.reshape(o, -1) @ cols
     else:
         y = np.matmul(_grouped(w, g), cols.reshape(g, -1, cols.shape[1])).reshape(o, -1)
-    if bias is not None:
-        y += bias[:, None]
     if is_wide(w.shape[2:], geo):
         wp = x.shape[3] + sum(geo.padding[1])
-        return np.ascontiguousarray(y.reshape(o, n, out[0], wp)[..., : out[1]].swapaxes(0, 1))
-    return np.ascontiguousarray(y.reshape(o, n, *out).swapaxes(0, 1))
+        ym = y.reshape(o, n, out[0], wp)[..., : out[1]]
+    else:
+        ym = y.reshape(o, n, *out)
+    res = np.empty((n, o, *out), dtype=y.dtype)
+    b = None if bias is None else bias.reshape(-1, *(1,) * len(out))
+
+    def copy(lo: int, hi: int) -> None:  # the (N, O, ...) layout, the bias added in the same pass
+        if b is None:
+            res[lo:hi] = ym[:, lo:hi].swapaxes(0, 1)
+        else:
+            np.add(ym[:, lo:hi].swapaxes(0, 1), b, out=res[lo:hi])
+
+    chunked(copy, n, res.nbytes)
+    return res
 
 
 def _g_matrix(g: np.ndarray, wide_width: int | None = None) -> np.ndarray:
@@ -129,8 +151,13 @@ def _g_matrix(g: np.ndarray, wide_width: int | None = None) -> np.ndarray:
     if wide_width is None:
         return np.ascontiguousarray(g.swapaxes(0, 1)).reshape(g.shape[1], -1)
     n, o, ho, wo = g.shape
-    gm = np.zeros((o, n, ho, wide_width), dtype=g.dtype)
-    gm[..., :wo] = g.swapaxes(0, 1)
+    gm = np.empty((o, n, ho, wide_width), dtype=g.dtype)
+
+    def fill(lo: int, hi: int) -> None:  # samples lo:hi (disjoint per thread)
+        gm[:, lo:hi, :, :wo] = g[lo:hi].swapaxes(0, 1)
+        gm[:, lo:hi, :, wo:] = 0
+
+    chunked(fill, n, gm.nbytes)
     return gm.reshape(o, -1)
 
 
@@ -154,13 +181,14 @@ def conv_weight_forward(x: np.ndarray, g: np.ndarray, geo: Geometry, w_shape, co
         cols = im2col(x, w_shape[2:], geo, g.shape[2:])
     gm = _g_matrix(g, _wide_width(x.shape, w_shape[2:], geo))
     if grp == 1:
-        gw = gm @ cols.T
+        gw = np.ascontiguousarray(gemm(gm, cols.T))
     else:
         gw = np.matmul(gm.reshape(grp, o // grp, -1), cols.reshape(grp, -1, cols.shape[1]).transpose(0, 2, 1))
     return gw.reshape(w_shape)
 
 
 COLS_CACHE_BYTES = 16 * 2**20  # keep a forward's im2col matrix for the weight gradient up to this size
+# (48 MiB made the MNIST-CNN step ~4% faster but ResNet-18's peak memory 1.57x PyTorch's, over the 1.5x budget)
 
 
 class Conv(Function):

@@ -11,6 +11,7 @@ import numpy as np
 from gradbox._dtype import from_numpy_dtype
 from gradbox.autograd.function import Function
 from gradbox.autograd.opmath import OpMath, op
+from gradbox.ops._kernels import gemm
 from gradbox.ops._util import as_tensor, check_broadcast
 from gradbox.ops.reduce import sum as sum_
 from gradbox.ops.shape import reshape, transpose
@@ -118,7 +119,7 @@ class Linear(Function):
     save_inputs = True
 
     def forward(self, x, w, b=None):
-        y = x @ w.T
+        y = np.ascontiguousarray(gemm(x, w.T))  # long-K operand order: see ops/_kernels.py
         if b is not None:
             y += b
         return y

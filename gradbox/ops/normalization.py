@@ -53,6 +53,8 @@ class BatchNormTrain(Function):
         x = self.inputs[0]
         axes, shape = self.axes, self.shape
         m = float(np.prod([x._data.shape[a] for a in axes]))
+        if not grad_mode.enabled:
+            return self._backward_arrays(g._data, m)
         if grad_mode.enabled:  # create_graph: x^ and 1/std as functions of x
             mu = mean(x, axes, keepdim=True)
             xc = x - mu
@@ -70,4 +72,24 @@ class BatchNormTrain(Function):
             grads.append(sum_(g * xhat, axes) if self.inputs[1].requires_grad else None)
         if self.has_bias:
             grads.append(sum_(g, axes) if self.inputs[-1].requires_grad else None)
+        return tuple(grads)
+
+    def _backward_arrays(self, g, m: float):
+        """The same closed form on arrays, with the per-channel sums folded into per-channel
+        coefficients: gx = k1 g + k2 x^ + k3 (4 passes over the activation instead of ~10
+        gradbox ops); used when no graph of the backward is needed."""
+        axes, shape, xhat = self.axes, self.shape, self.xhat
+        sum_g = g.sum(axis=axes, keepdims=True)
+        t = g * xhat
+        sum_gx = t.sum(axis=axes, keepdims=True)
+        k1 = self.invstd * self.inputs[1]._data.reshape(shape) if self.has_weight else self.invstd
+        gx = g * k1
+        np.multiply(xhat, -k1 * sum_gx / m, out=t)
+        gx += t
+        gx += -k1 * sum_g / m
+        grads = [const(gx)]
+        if self.has_weight:
+            grads.append(const(sum_gx.reshape(-1)) if self.inputs[1].requires_grad else None)
+        if self.has_bias:
+            grads.append(const(sum_g.reshape(-1)) if self.inputs[-1].requires_grad else None)
         return tuple(grads)

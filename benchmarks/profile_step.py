@@ -1,0 +1,118 @@
+"""Where a gradbox training step's time goes: exclusive time per op (forward and backward of
+every autograd Function, plus im2col/col2im inside the convolutions), grouped into GEMM,
+im2col/col2im, element-wise, pooling, normalisation and the rest (Python overhead, the
+optimizer, the autograd engine), per step. Optionally a cProfile of the same steps.
+
+    python benchmarks/profile_step.py lenet5_64 [--steps 20] [--cprofile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import functools
+import time
+
+import run as bench
+
+from gradbox.autograd.function import Function
+from gradbox.ops import conv as conv_mod
+
+CATEGORIES = {
+    "gemm (conv/linear products + layout)": ("Conv", "ConvInput", "ConvWeight", "Linear", "MatMul", "Matmul", "Mm"),
+    "pooling": ("MaxPool", "MaxPoolScatter", "MaxPoolGather", "WindowSum", "WindowSpread"),
+    "normalisation": ("BatchNormTrain",),
+}
+
+_stack: list[list[float]] = []
+_times: collections.Counter = collections.Counter()
+
+
+def _timed(key: str, fn):
+    @functools.wraps(fn)
+    def wrapper(*a, **k):
+        _stack.append([0.0])
+        t = time.perf_counter()
+        try:
+            return fn(*a, **k)
+        finally:
+            dt = time.perf_counter() - t
+            child = _stack.pop()[0]
+            _times[key] += dt - child
+            if _stack:
+                _stack[-1][0] += dt
+
+    return wrapper
+
+
+def _subclasses(cls):
+    for s in cls.__subclasses__():
+        yield s
+        yield from _subclasses(s)
+
+
+def instrument() -> None:
+    for cls in set(_subclasses(Function)):
+        for phase in ("forward", "backward"):
+            if phase in cls.__dict__:
+                setattr(cls, phase, _timed(f"{cls.__name__}.{phase}", cls.__dict__[phase]))
+    conv_mod.im2col = _timed("im2col", conv_mod.im2col)
+    conv_mod.col2im = _timed("col2im", conv_mod.col2im)
+
+
+def category(key: str) -> str:
+    if key in ("im2col", "col2im"):
+        return "im2col/col2im"
+    name = key.split(".")[0]
+    for cat, names in CATEGORIES.items():
+        if name in names:
+            return cat
+    return "element-wise/reductions/other ops"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", choices=list(bench.MODELS))
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--cprofile", action="store_true")
+    p.add_argument("--top", type=int, default=15)
+    a = p.parse_args()
+    step = bench.make_step("gradbox", a.model)
+    step()
+    step()
+    t = time.perf_counter()
+    for _ in range(a.steps):
+        step()
+    plain = (time.perf_counter() - t) / a.steps
+    instrument()
+    step()
+    _times.clear()
+    t = time.perf_counter()
+    for _ in range(a.steps):
+        step()
+    total = (time.perf_counter() - t) / a.steps
+    per = {k: v / a.steps for k, v in _times.items()}
+    cats: collections.Counter = collections.Counter()
+    for k, v in per.items():
+        cats[category(k)] += v
+    cats["python overhead, optimizer, engine (rest)"] = total - sum(per.values())
+    print(f"{a.model}: {plain * 1e3:.1f} ms/step uninstrumented, {total * 1e3:.1f} ms/step instrumented")
+    for c, v in cats.most_common():
+        print(f"  {c:<44}{v * 1e3:8.2f} ms  {100 * v / total:5.1f}%")
+    print("top ops (exclusive):")
+    for k, v in sorted(per.items(), key=lambda kv: -kv[1])[: a.top]:
+        print(f"  {k:<44}{v * 1e3:8.2f} ms")
+    if a.cprofile:
+        import cProfile
+        import pstats
+
+        pr = cProfile.Profile()
+        pr.enable()
+        for _ in range(a.steps):
+            step()
+        pr.disable()
+        pstats.Stats(pr).sort_stats("tottime").print_stats(a.top)
+
+
+if __name__ == "__main__":
+    main()
