@@ -11,18 +11,21 @@ import gradbox as gb
 from gradbox.autograd.function import Function
 from gradbox.cli import main
 from gradbox.interop.checks import DEFAULT_ZOO, SLOW_ZOO, float32_noise, zoo_case
-from gradbox.onnx import MODULE_MAPPINGS, OP_MAPPINGS, UNEXPORTABLE
+from gradbox.onnx import FUNCTION_MAPPINGS, MODULE_MAPPINGS, OP_MAPPINGS, UNEXPORTABLE
 
 
 def test_every_registered_op_has_a_mapping_or_a_reason():
     # ops gradbox ships; test files define their own Function subclasses, which register too
     registry = {n for n, c in Function.registry.items() if c.__module__.startswith("gradbox.")}
     missing = registry - set(OP_MAPPINGS) - set(UNEXPORTABLE)
-    assert not missing, f"ops with neither an ONNX mapping (gradbox/onnx/ops.py) nor a reason in UNEXPORTABLE: {sorted(missing)}"
+    assert not missing, (
+        f"ops with neither an ONNX mapping (gradbox/onnx/ops.py) nor a reason in UNEXPORTABLE: {sorted(missing)}"
+    )
     assert not set(OP_MAPPINGS) & set(UNEXPORTABLE)
     assert not (set(OP_MAPPINGS) | set(UNEXPORTABLE)) - registry, "mappings for ops that do not exist"
     assert all(isinstance(r, str) and len(r) > 20 for r in UNEXPORTABLE.values())
     assert set(MODULE_MAPPINGS) <= set(vars(gb.nn))
+    assert set(FUNCTION_MAPPINGS) <= set(vars(gb.nn.functional))
 
 
 def _zoo(name: str, tmp_path) -> float:
@@ -85,8 +88,26 @@ def test_full_size_models_export(name, tmp_path):
 # ---- the command line --------------------------------------------------------------------
 
 
-def test_cli_exports_a_checkpoint_and_predicts_with_the_onnx_file(tmp_path, capsys):
+def _digit(path, rows: slice, cols: slice) -> None:
     from PIL import Image
+
+    img = np.zeros((28, 28), np.uint8)
+    img[rows, cols] = 255
+    Image.fromarray(img).save(path)
+
+
+def _probabilities(lines: list[str]) -> np.ndarray:
+    return np.array([float(p.split(":")[1]) for p in lines[1].split()])
+
+
+def test_cli_exports_a_checkpoint_and_predicts_with_the_onnx_file(tmp_path, capsys):
+    """A tiny training run; export --safetensors and --onnx; predict with the checkpoint, with the .onnx
+    file (ONNX Runtime) and, from the safetensors file, with PyTorch: the same prediction."""
+    import safetensors.torch
+    import torch
+
+    from gradbox.cli import _load_run, _predict_input
+    from gradbox.testing.torch_reference import LeNet5
 
     out = tmp_path / "run"
     args = ["train", "lenet5", "--dataset", "fakedata", "--epochs", "1", "--limit-train", "64", "--limit-test", "32"]
@@ -94,23 +115,37 @@ def test_cli_exports_a_checkpoint_and_predicts_with_the_onnx_file(tmp_path, caps
     ck = out / "checkpoint.npz"
     st, ox = tmp_path / "lenet.safetensors", tmp_path / "lenet.onnx"
     assert main(["export", str(ck), "--safetensors", str(st), "--onnx", str(ox)]) == 0
-    assert "weights:" in capsys.readouterr().out
-    import safetensors.torch
-
-    from gradbox.testing.torch_reference import LeNet5
-
-    LeNet5().load_state_dict(safetensors.torch.load_file(st), strict=True)
-    img = np.zeros((28, 28), np.uint8)
-    img[6:22, 12:16] = 255
-    Image.fromarray(img).save(tmp_path / "one.png")
-    assert main(["predict", str(ck), str(tmp_path / "one.png")]) == 0
-    by_gradbox = capsys.readouterr().out.splitlines()
-    assert main(["predict", str(ox), str(tmp_path / "one.png")]) == 0
-    by_onnx = capsys.readouterr().out.splitlines()
-    assert by_onnx[0] == by_gradbox[0] + " (ONNX Runtime)" and by_onnx[1] == by_gradbox[1]
+    printed = capsys.readouterr().out
+    assert f"weights:    {st}" in printed and f"ONNX graph: {ox}" in printed
+    cfg, model = _load_run(str(ck))
+    tmodel = LeNet5().eval()
+    tmodel.load_state_dict(safetensors.torch.load_file(st), strict=True)
+    sess = gb.onnx.session(ox)
+    assert sess.get_inputs()[0].shape[0] == "batch" and sess.get_outputs()[0].name == "logits"
+    images = [tmp_path / "one.png", tmp_path / "seven.png"]
+    _digit(images[0], slice(6, 22), slice(12, 16))
+    _digit(images[1], slice(6, 22), slice(16, 20))
+    _digit(tmp_path / "bar.png", slice(6, 9), slice(6, 22))
+    images.append(tmp_path / "bar.png")
+    batch = gb.cat([_predict_input(cfg, str(p)) for p in images])  # three images: a batch the export never saw
+    with gb.no_grad():
+        want = model(batch).numpy()
+    np.testing.assert_allclose(gb.onnx.run(sess, batch)[0], want, rtol=1e-4, atol=1e-4)
+    with torch.no_grad():
+        by_torch = tmodel(torch.from_numpy(batch.numpy())).numpy()
+    np.testing.assert_allclose(by_torch, want, rtol=1e-4, atol=1e-4)
+    for k, img in enumerate(images):
+        assert main(["predict", str(ck), str(img)]) == 0
+        by_gradbox = capsys.readouterr().out.splitlines()
+        assert main(["predict", str(ox), str(img)]) == 0
+        by_onnx = capsys.readouterr().out.splitlines()
+        assert by_onnx[0] == by_gradbox[0] + " (ONNX Runtime)" and by_onnx[1] == by_gradbox[1]
+        p = torch.softmax(torch.from_numpy(by_torch[k]).double(), 0).numpy()
+        assert by_gradbox[0].startswith(f"{img}: predicted {int(p.argmax())} (probability {p.max():.3f})")
+        np.testing.assert_allclose(_probabilities(by_gradbox), p, atol=1e-3)
     assert main(["export", str(ck)]) == 2
     assert "give --safetensors PATH and/or --onnx PATH" in capsys.readouterr().err
     plain = tmp_path / "plain.onnx"
     gb.onnx.export(gb.nn.Linear(784, 10), gb.zeros(1, 784), plain)
-    assert main(["predict", str(plain), str(tmp_path / "one.png")]) == 1
+    assert main(["predict", str(plain), str(images[0])]) == 1
     assert "no gradbox.config metadata" in capsys.readouterr().err

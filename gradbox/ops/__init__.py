@@ -194,7 +194,6 @@ from gradbox.ops.reduce import (
     max,
     mean,
     min,
-    norm,
     prod,
     softmax,
     std,
@@ -295,5 +294,6 @@ from gradbox.ops.sorting import (
     unique,
     unique_consecutive,
 )
+from gradbox.ops.torch_linalg import torch_norm as norm
 
 __all__ = [n for n, v in dict(globals()).items() if not n.startswith("_") and not isinstance(v, _ModuleType)]

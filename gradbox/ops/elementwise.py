@@ -399,9 +399,32 @@ def floor_divide(a, b) -> Tensor:
     return _no_grad(a, b, "floor_divide", None, np.floor_divide)
 
 
-@op(OpMath("y = a - b * floor(a / b) (the sign of b, as Python's %)", grads=None, inputs=("a", "b")))
+class Remainder(Function):
+    math = OpMath(
+        "y = a - b * floor(a / b) (the sign of b, as Python's %)",
+        grads=("g", "-g * floor(a / b)"),
+        inputs=("a", "b"),
+        note="floor(a / b) is piecewise constant: its own derivative is 0 wherever it is defined, as in PyTorch.",
+    )
+    save_inputs = True
+
+    def forward(self, a, b):
+        with np.errstate(divide="ignore", invalid="ignore"):  # IEEE inf/nan for a zero divisor, as in PyTorch
+            return np.remainder(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = np.floor(a._data / b._data)
+        return g, -g * const(q)
+
+
+@op(Remainder, summary="Remainder of a / b with the sign of b (Python's %); integers give integers.")
 def remainder(a, b) -> Tensor:
-    return _no_grad(a, b, "remainder", None, np.remainder)
+    x, y = binary("remainder", a, b)
+    if x._data.dtype.kind == "f" and (x.requires_grad or y.requires_grad):
+        return Remainder.apply(x, y)
+    return _no_grad(x, y, "remainder", None, np.remainder)
 
 
 @op(
@@ -536,8 +559,7 @@ def masked_fill(x: Tensor, mask, value) -> Tensor:
         value = value.to(x.dtype)
     else:
         value = Tensor._wrap(np.asarray(value, dtype=x._data.dtype))
-    if check_broadcast("masked_fill", m.shape, x._data.shape) != x._data.shape:
-        raise RuntimeError(f"masked_fill: mask of shape {m.shape} must broadcast to the tensor's shape {x._data.shape}")
+    check_broadcast("masked_fill", m.shape, x._data.shape)  # out of place the result takes the broadcast shape
     return Where.apply(value, x, cond=m)
 
 

@@ -143,6 +143,10 @@ def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
 def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     d = norm_dim(dim, x._data.ndim, "gather")
     ind = check_indices(index, x._data.shape[d] if x._data.ndim else 1, "gather", d)
+    if ind.size == 0:  # PyTorch skips the rank check for an empty index: an empty result
+        return x.reshape(-1)[:0].reshape(ind.shape)
+    if x._data.ndim == 0 and ind.ndim <= 1:  # a scalar counts as one element along dim 0
+        return getitem(x.reshape(1), (ind,)) if ind.ndim else x.reshape(1)[ind.item()]
     if ind.ndim != x._data.ndim:
         raise RuntimeError(
             f"gather: index tensor must have the same number of dimensions as input ({x._data.ndim}), got {ind.ndim}"

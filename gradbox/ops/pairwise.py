@@ -17,9 +17,10 @@ from gradbox.ops.elementwise import clamp, sqrt, where
 from gradbox.ops.index import getitem
 from gradbox.ops.linalg import matmul
 from gradbox.ops.matrix import diagonal as _diagonal
-from gradbox.ops.reduce import amax, norm
+from gradbox.ops.reduce import amax
 from gradbox.ops.reduce import sum as _sum
 from gradbox.ops.shape import expand, reshape, squeeze, stack
+from gradbox.ops.torch_linalg import torch_norm as norm
 from gradbox.tensor import Tensor
 
 

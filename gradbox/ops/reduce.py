@@ -13,9 +13,7 @@ import numpy as np
 from gradbox.autograd.function import Function
 from gradbox.autograd.opmath import OpMath, op
 from gradbox.ops._util import as_tensor, const, norm_dim, norm_dims
-from gradbox.ops.elementwise import abs as _abs
-from gradbox.ops.elementwise import exp, maximum, minimum, sqrt, where
-from gradbox.ops.elementwise import pow as _pow
+from gradbox.ops.elementwise import exp, maximum, minimum
 from gradbox.ops.shape import expand, reshape
 from gradbox.tensor import Tensor
 
@@ -326,9 +324,13 @@ def std(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
 
 
 @op(Prod, summary="Product of the elements along ``dim`` (of all elements when dim is None).")
-def prod(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+def prod(x: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=None) -> Tensor:
     x = as_tensor(x, "prod")
+    if dtype is not None:
+        x = x.to(dtype)
     d = None if dim is None else norm_dim(dim, x._data.ndim, "prod")
+    if x._data.ndim == 0:  # dim 0 / -1 of a scalar: the scalar itself
+        d = None
     return Prod.apply(x, dim=d, keepdim=keepdim)
 
 
@@ -465,23 +467,3 @@ def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
 )
 def any(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
     return Tensor._wrap(np.asarray(np.any(x._data, axis=dim, keepdims=keepdim)))
-
-
-@op(
-    OpMath(
-        "y = (sum |x|^p)^(1/p) over dim (all elements when dim is None)",
-        grads=("g * sign(x) |x|^(p - 1) / y^(p - 1)",),
-        note="p = 2 gives sqrt(sum x^2), dL/dx = g x / y; where y = 0 the gradient is 0, as in PyTorch. p = inf gives "
-        "the largest |x|, whose gradient follows max. Computed from sum, abs and pow (sqrt for p = 2, max for p = inf).",
-    ),
-    summary="The p-norm of x over ``dim``.",
-)
-def norm(x: Tensor, p=2, dim=None, keepdim: bool = False) -> Tensor:
-    if p == float("inf"):
-        a = _abs(x)
-        return max(a) if dim is None else max(a, dim, keepdim).values
-    s = sum(x * x, dim, keepdim) if p == 2 else sum(_pow(_abs(x), p), dim, keepdim)
-    # where the norm is 0 its gradient is taken as 0 (as PyTorch does), not 0/0
-    zero = const(s._data == 0)
-    root = sqrt(where(zero, 1.0, s)) if p == 2 else _pow(where(zero, 1.0, s), 1.0 / p)
-    return where(zero, 0.0, root)

@@ -559,6 +559,18 @@ reshape_as = view_as
 
 
 def _pad_index(size: int, lo: int, hi: int, mode: str) -> np.ndarray:
+    """Source index of each output position. In circular mode negative amounts crop first and the
+    positive ones then wrap around the cropped range (as PyTorch does); the other modes index
+    the whole input."""
+    if mode != "circular":
+        return _pad_index_cropped(size, lo, hi, mode)
+    kept = size + min(lo, 0) + min(hi, 0)
+    if kept <= 0:
+        raise RuntimeError(f"pad: padding ({lo}, {hi}) crops a dimension of size {size} to nothing")
+    return max(-lo, 0) + _pad_index_cropped(kept, max(lo, 0), max(hi, 0), mode)
+
+
+def _pad_index_cropped(size: int, lo: int, hi: int, mode: str) -> np.ndarray:
     j = np.arange(-lo, size + hi)
     if mode == "reflect":
         if lo >= size or hi >= size:

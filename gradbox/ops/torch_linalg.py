@@ -108,8 +108,9 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None
         return amax(a, dims if dims is not None else (), keepdim) if x._data.size else _sum(a, dims, keepdim)
     if p == float("-inf"):
         return amin(a, dims if dims is not None else (), keepdim)
-    if p == 0:
-        return _sum((x != 0).to(x.dtype), dims, keepdim)
+    if p == 0:  # a count: its gradient is 0, still recorded (as in PyTorch) through where(False, x, 0)
+        count = _sum((x != 0).to(x.dtype), dims, keepdim)
+        return count + _sum(where(const(np.zeros(x._data.shape, dtype=bool)), x, 0.0), dims, keepdim)
     if p == 1:
         return _sum(a, dims, keepdim)
     if p != 2:
@@ -180,6 +181,32 @@ def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None) ->
             f"linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. Got {a._data.ndim}D."
         )
     return vector_norm(a, 2 if ord is None else ord, dim, keepdim, dtype=dtype)
+
+
+@op(
+    OpMath(
+        "torch.norm: a number p gives the vector p-norm over dim (all elements when dim is None); 'fro' the 2-norm "
+        "over dim; 'nuc' the nuclear norm (sum of singular values) over two dims",
+        grads=("those of linalg.vector_norm and linalg.matrix_norm",),
+        note="Computed by linalg.vector_norm (p = 2: dL/dx = g x / y, 0 where y = 0, as in PyTorch) or linalg.matrix_norm.",
+    ),
+    summary="The p-norm of x over ``dim`` (torch.norm; gb.linalg.vector_norm and matrix_norm are the newer names).",
+)
+def norm_(x: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+    x = as_tensor(x, "norm")
+    if isinstance(p, str):
+        if p == "nuc":
+            return matrix_norm(x, "nuc", (-2, -1) if dim is None else dim, keepdim, dtype=dtype)
+        if p != "fro":
+            raise RuntimeError(f"norm: p must be a number, 'fro' or 'nuc', got {p!r}")
+        p = 2
+    elif not isinstance(p, int | float) or isinstance(p, bool):
+        raise TypeError(f"norm: p must be a number, 'fro' or 'nuc', got {type(p).__name__}")
+    return vector_norm(x, p, dim, keepdim, dtype=dtype)
+
+
+torch_norm = norm_  # gb.norm (gb.linalg.norm is linalg's own norm)
+torch_norm.__name__ = torch_norm.__qualname__ = "norm"
 
 
 @op(
