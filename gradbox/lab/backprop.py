@@ -14,7 +14,9 @@ from gradbox.lab import plot
 from gradbox.lab.registry import Result, Settings, experiment
 
 
-def two_layer_by_hand(w1, b1, w2, b2, x, y) -> dict[str, np.ndarray]:
+def two_layer_by_hand(
+    w1: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> dict[str, np.ndarray]:
     """z1 = W1 x + b1, a1 = relu(z1), z2 = W2 a1 + b2, L = 1/2 sum ||z2 - y||^2 (columns are samples):
     dz2 = z2 - y, dW2 = dz2 a1^T, db2 = dz2 (summed over samples), da1 = W2^T dz2,
     dz1 = da1 * relu'(z1), dW1 = dz1 x^T, db1 = dz1."""
@@ -27,7 +29,10 @@ def two_layer_by_hand(w1, b1, w2, b2, x, y) -> dict[str, np.ndarray]:
     return {"W1": dz1 @ x.T, "b1": dz1.sum(1), "W2": dz2 @ a1.T, "b2": dz2.sum(1), "loss": 0.5 * float((dz2**2).sum())}
 
 
-def two_layer_autograd(w1, b1, w2, b2, x, y) -> dict[str, np.ndarray]:
+def two_layer_autograd(
+    w1: np.ndarray, b1: np.ndarray, w2: np.ndarray, b2: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The same network and loss in gradbox; the gradients by autograd."""
     ps = {
         k: gb.tensor(v, dtype=gb.float64, requires_grad=True)
         for k, v in (("W1", w1), ("b1", b1), ("W2", w2), ("b2", b2))
@@ -145,14 +150,17 @@ def run(s: Settings) -> Result:
 
 
 def _figure(hand, auto, reg, graph):
-    fig, (a, b, c) = plot.figure(
-        3, title="Backpropagation by hand (NumPy) vs autograd", height=5.4, gridspec_kw={"width_ratios": [1, 1, 1.15]}
-    )
+    fig, ax = plot.mosaic(
+        [["a", "b"], ["c", "c"]], height=9.0, title="Backpropagation by hand (NumPy) vs autograd",
+        height_ratios=[1.0, 0.85],
+    )  # fmt: skip
+    a, b, c = ax["a"], ax["b"], ax["c"]
     for color, k in zip(plot.COLORS, ("W1", "b1", "W2", "b2")):
         a.scatter(np.ravel(hand[k]), np.ravel(auto[k]), s=30, color=color, label=f"d{k}", alpha=0.8)
     lim = max(float(np.abs(np.concatenate([np.ravel(hand[k]) for k in ("W1", "b1", "W2", "b2")])).max()), 1e-9) * 1.1
     a.plot([-lim, lim], [-lim, lim], "k--", lw=1, label="equal")
-    a.set(xlabel="gradient entry by hand (NumPy)", ylabel="gradient entry by autograd", title="2-layer ReLU network")
+    a.set(xlabel="gradient entry by hand (NumPy)", ylabel="gradient entry by autograd",
+          title="2-layer ReLU network: every gradient entry")  # fmt: skip
     a.legend(loc="upper left")
     steps = np.arange(len(reg["hand_loss"]))
     b.semilogy(steps, reg["hand_loss"], color=plot.COLORS[0], lw=3, label="NumPy, gradient by hand")
@@ -160,7 +168,8 @@ def _figure(hand, auto, reg, graph):
     b.set(xlabel="step", ylabel="loss 1/(2N)‖Xw + c − y‖² (log scale)", title="linear regression with momentum 0.9")
     b.legend(loc="upper right")
     c.axis("off")
-    c.set_title("f = (x·y)·z: gb.inspect.draw_graph")
+    c.set_title("f = (x·y)·z at x = −2, y = 5, z = 3: gb.inspect.draw_graph, values and gradients ∂f/∂·")
+    graph.rankdir = "LR"  # left to right: the graph fills the wide bottom row
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "fxyz.png")
         try:

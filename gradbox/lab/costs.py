@@ -16,36 +16,10 @@ from gradbox.lab.registry import Result, Settings, experiment
 KEEP = ("without", "parallel paths", "per path", "block's convolutions", "sum of the paths")
 
 
-def worked_lines(model: nn.Module, size: tuple[int, ...]) -> tuple[list[str], str]:
-    """The cost lines of a block: from gb.inspect.explain_costs when it can explain it (each
-    convolution's params and MACs with its numbers, the block's sums), else written here from
-    gb.inspect.summary's numbers. Returns the lines and their source."""
-    explain = getattr(gb.inspect, "explain_costs", None)
-    if explain is not None:
-        try:
-            text = explain(model, size).text()
-        except Exception as e:  # noqa: BLE001 - any failure there falls back to summary's numbers
-            reason = f"explain_costs failed ({type(e).__name__}); lines written from summary's numbers"
-        else:
-            return _filter(text), "gb.inspect.explain_costs"
-    else:
-        reason = "explain_costs is not available; lines written from summary's numbers"
-    s = gb.inspect.summary(model, size)
-    mods = dict(model.named_modules())
-    lines = []
-    for row in s.layers:
-        m = mods[row.name]
-        if isinstance(m, nn.Conv2d):
-            k, g = m.kernel_size, m.groups
-            hw = math.prod(row.output_shape[2:])
-            lines.append(
-                f"{row.name}: Conv2d {m.in_channels} -> {m.out_channels}, {k[0]}x{k[1]}"
-                + (f", groups {g}" if g > 1 else "")
-                + f": params = {m.in_channels}/{g} * {k[0]} * {k[1]} * {m.out_channels} = {row.params:,}; "
-                f"MACs = {hw} * {m.out_channels} * {m.in_channels // g} * {k[0] * k[1]} = {row.macs:,}"
-            )
-    lines.append(f"total: params = {s.total_params:,}, MACs = {s.total_macs:,}")
-    return lines, reason
+def worked_lines(model: nn.Module, size: tuple[int, ...]) -> list[str]:
+    """The cost lines of a block from gb.inspect.explain_costs: each convolution's params and MACs
+    with its numbers put in, the block's comparisons and sums."""
+    return _filter(gb.inspect.explain_costs(model, size).text())
 
 
 def _filter(text: str) -> list[str]:
@@ -104,14 +78,14 @@ def run(s: Settings) -> Result:
         "ResNeXt, 32 paths of width 4": (paths_block, res),
         "ResNeXt, grouped conv (32 groups)": (blocks.resnext_grouped(), res),
     }
-    costs, lines, sources = {}, {}, {}
+    costs, lines = {}, {}
     for name, (model, size) in models.items():
         sm = gb.inspect.summary(model, size)
         by_hand = conv_formula(model, size)
         costs[name] = {"input": size, "params": sm.total_params, "macs": sm.total_macs, "formula_params": by_hand[0],
                        "formula_macs": by_hand[1], "output": list(sm.output_shapes[0])}  # fmt: skip
         target = model.body.paths[0] if model is paths_block else model  # one path: explain_costs of the parallel form
-        lines[name], sources[name] = worked_lines(target, size)
+        lines[name] = worked_lines(target, size)
     equal = resnext_equivalence(s.seed)
     c = costs
     inc_p = c["Inception, no 1x1 reductions"]["params"] / c["Inception (with 1x1 reductions)"]["params"]
@@ -119,7 +93,7 @@ def run(s: Settings) -> Result:
     bot = c["two 3x3 convs at 256 channels"]["params"] / c["ResNet bottleneck 256-64-256"]["params"]
     bot_m = c["two 3x3 convs at 256 channels"]["macs"] / c["ResNet bottleneck 256-64-256"]["macs"]
     numbers = {
-        "blocks": costs, "worked_lines": lines, "worked_lines_source": sources, "resnext_equivalence": equal,
+        "blocks": costs, "worked_lines": lines, "resnext_equivalence": equal,
         "inception_params_ratio": inc_p, "inception_macs_ratio": inc_m, "bottleneck_params_ratio": bot, "bottleneck_macs_ratio": bot_m,
         "formula_matches_summary": all(v["params"] == v["formula_params"] and v["macs"] == v["formula_macs"] for v in costs.values()),
     }  # fmt: skip
@@ -145,9 +119,8 @@ def run(s: Settings) -> Result:
     ]
     for name in ("Inception (with 1x1 reductions)", "ResNet bottleneck 256-64-256", "ResNeXt, grouped conv (32 groups)",
                  "ResNeXt, 32 paths of width 4"):  # fmt: skip
-        src = sources[name]
         what = "one of the 32 paths" if name.startswith("ResNeXt, 32") else name
-        out.append(f"Worked lines, {what} ({src}):")
+        out.append(f"Worked lines, {what} (gb.inspect.explain_costs):")
         out += ["    " + ln for ln in lines[name]]
     return Result("\n".join(out), numbers, _figure(costs, equal))
 

@@ -154,7 +154,7 @@ def _vanishing_figure(runs: dict, depth: int):
         title="weight-gradient norm per layer",
     )
     a.set_xticks([1, 5, 10, 15, 20])
-    a.legend(fontsize=9, loc="lower right", ncol=2)
+    a.legend(fontsize=9, loc="lower right", ncol=2, handlelength=3)
     for key in ("sigmoid", "sigmoid saturated", "tanh", "relu"):
         r = runs[key]
         color = plot.COLORS[3] if "saturated" in key else style[key]
@@ -166,15 +166,25 @@ def _vanishing_figure(runs: dict, depth: int):
     b.legend(fontsize=9, loc="upper center", ncol=2)
     for key, color in (("sigmoid", style["sigmoid"]), ("sigmoid saturated", plot.COLORS[3])):
         r = runs[key]
-        c.semilogy(layers, r["factor"], color=color, marker="o", ms=3, label=f"{key}: measured")
-        c.semilogy(layers, r["factor_bound"], color=color, ls="--", lw=1.2, label="bound ||A_l||₂ max g'")
-        c.semilogy(layers, r["factor_meanfield"], color=color, ls=":", lw=1.5, label="mean field sqrt(E[g'²])")
+        c.semilogy(layers, r["factor"], color=color, marker="o", ms=3, label=key)
+        c.semilogy(layers, r["factor_bound"], color=color, ls="--", lw=1.2)
+        c.semilogy(layers, r["factor_meanfield"], color=color, ls=":", lw=1.5)
+    for act in ("sigmoid", "tanh", "relu"):
+        r = runs[f"{act} residual"]
+        name = "ReLU" if act == "relu" else act
+        c.semilogy(layers, r["factor"], color=style[act], ls="-.", marker="s", ms=3, label=f"{name} residual")
+        c.semilogy(layers, r["factor_meanfield"], color=style[act], ls=":", lw=1.5)
+    c.plot([], [], color="0.3", ls="--", lw=1.2, label="bound ‖A_l‖₂ max g'")
+    c.plot([], [], color="0.3", ls=":", lw=1.5, label="mean field")
+    c.axhline(1.0, color="k", lw=1.0, label="1 (no change)")
     c.set(
-        xlabel="layer l", ylabel="||∂L/∂y_(l-1)|| / ||∂L/∂y_l|| (log scale)", title="per-layer shrink factor (sigmoid)"
+        xlabel="layer l",
+        ylabel="‖∂L/∂y_(l-1)‖ / ‖∂L/∂y_l‖ (log scale)",
+        title="per-layer factor of the backward signal",
     )
     c.set_xticks([1, 5, 10, 15, 20])
-    c.set_ylim(0.07, 5.0)
-    c.legend(fontsize=8.5, loc="upper center", ncol=2)
+    c.set_ylim(0.05, 60.0)
+    c.legend(fontsize=8.5, loc="upper center", ncol=2, framealpha=0.95, handlelength=3)
     return fig
 
 

@@ -4,6 +4,7 @@ activations, and the 1/(1-p) scaling makes test-time dropout the identity."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -19,7 +20,7 @@ ACTIVATIONS = {
 }
 
 
-def same_mask(f, seed: int) -> np.ndarray:
+def same_mask(f: Callable[[], gb.Tensor], seed: int) -> np.ndarray:
     """``f()`` with gradbox's generator reseeded first, so every dropout inside draws the same mask."""
     gb.manual_seed(seed)
     return f().numpy()
@@ -111,10 +112,11 @@ def _figure(pairs, ks, errs, theory, p):
     )
     for ax, names in ((a, ("ReLU", "LeakyReLU(0.1)")), (b, ("sigmoid", "tanh"))):
         lo, hi = 0.0, 0.0
-        for color, name in zip(plot.COLORS[1:] if ax is b else plot.COLORS, names):
+        for size, color, name in zip((16, 5), plot.COLORS[1:] if ax is b else plot.COLORS, names):
             u, v = pairs[name]
             sel = slice(None, None, max(1, len(u) // 3000))
-            ax.scatter(u[sel], v[sel], s=6, alpha=0.5, color=color, label=name)
+            # the first series drawn larger, so that it shows under the second where they coincide
+            ax.scatter(u[sel], v[sel], s=size, alpha=0.5, color=color, label=name)
             lo, hi = min(lo, u.min(), v.min()), max(hi, u.max(), v.max())
         ax.plot([lo, hi], [lo, hi], color="k", lw=1, ls="--", label="equal")
         ax.set(xlabel="g(dropout(z))", ylabel="dropout(g(z)), same mask", title=f"{' and '.join(names)}")
@@ -125,8 +127,12 @@ def _figure(pairs, ks, errs, theory, p):
         "ReLU after dropout": "mean of ReLU(dropout(z)) → ReLU(z)",
         "sigmoid after dropout": "mean of sigmoid(dropout(z)) vs sigmoid(z)",
     }
+    styles = {  # the first and third curves nearly coincide: a wide solid line under a dashed one
+        "scaled": {"lw": 4.0, "alpha": 0.6},
+        "ReLU after dropout": {"lw": 1.6, "ls": "--", "marker": "o", "ms": 3},
+    }
     for color, (key, label) in zip(plot.COLORS, labels.items()):
-        c.loglog(ks, errs[key], color=color, marker="o", ms=3, label=label)
+        c.loglog(ks, errs[key], color=color, label=label, **styles.get(key, {"marker": "o", "ms": 3}))
     c.loglog(ks, theory, color="k", ls=":", lw=1.5, label="sqrt(p / ((1-p) K))")
     c.set(xlabel="number of dropout masks K (log scale)", ylabel="relative RMS error of the mean (log scale)",
           title="averaging training-mode outputs")  # fmt: skip

@@ -4,6 +4,8 @@ as the input region one output unit's gradient reaches."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 import gradbox as gb
@@ -55,7 +57,9 @@ def field_table(model: nn.Sequential, input_size: tuple[int, ...]) -> list[dict]
     return rows
 
 
-def gradient_map(make_model, input_size: tuple[int, ...], unit: tuple[int, int], draws: int) -> np.ndarray:
+def gradient_map(
+    make_model: Callable[[], nn.Module], input_size: tuple[int, ...], unit: tuple[int, int], draws: int
+) -> np.ndarray:
     """|d y[0, :, unit] / d x| summed over channels, averaged over ``draws`` random models and inputs:
     where the unit actually looks (the effective receptive field)."""
     acc = np.zeros(input_size[2:])

@@ -36,7 +36,9 @@ def style() -> Iterator[None]:
         yield
 
 
-def figure(ncols: int = 1, nrows: int = 1, width: float = 14.0, height: float = 4.6, title: str = "", **kw: Any):
+def figure(
+    ncols: int = 1, nrows: int = 1, width: float = 14.0, height: float = 4.6, title: str = "", **kw: Any
+) -> tuple[Any, list[Any]]:
     """A constrained-layout Figure and its axes (a flat list), ``width`` x ``height`` inches."""
     from matplotlib.figure import Figure  # deferred: see style()
 
@@ -45,6 +47,20 @@ def figure(ncols: int = 1, nrows: int = 1, width: float = 14.0, height: float = 
     if title:
         fig.suptitle(title, fontweight="bold")
     return fig, [ax for row in axes for ax in row]
+
+
+def mosaic(
+    layout: list[list[str]], width: float = 14.0, height: float = 8.0, title: str = "", **kw: Any
+) -> tuple[Any, dict[str, Any]]:
+    """A constrained-layout Figure laid out by ``subplot_mosaic`` (panels spanning cells) and its
+    axes by name."""
+    from matplotlib.figure import Figure  # deferred: see style()
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplot_mosaic(layout, **kw)
+    if title:
+        fig.suptitle(title, fontweight="bold")
+    return fig, axes
 
 
 def save(fig: Any, path: str | os.PathLike) -> Path:

@@ -6,6 +6,7 @@ An experiment module decorates its ``run(settings)`` with ``@experiment(name, ti
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,9 +67,29 @@ def experiment(
     return register
 
 
+class DataUnavailableError(RuntimeError):
+    """An experiment cannot run here because the data it needs is missing (the message says
+    where it was looked for and how to get it); ``run_all`` can skip it and go on."""
+
+
+def close_names(name: str) -> list[str]:
+    """The experiment names closest to a misspelt ``name`` (also matching a prefix or a part)."""
+    low = name.lower().replace("_", "-").strip()
+    close = difflib.get_close_matches(low, list(EXPERIMENTS), n=3, cutoff=0.5)
+    parts = [n for n in EXPERIMENTS if low and len(low) >= 3 and (low in n or n.startswith(low))]
+    return list(dict.fromkeys(close + parts))[:3]
+
+
+def unknown_name_message(name: str) -> str:
+    """'no experiment named ...', the closest names, and the list."""
+    close = close_names(name)
+    hint = f" (did you mean {' or '.join(repr(n) for n in close)}?)" if close else ""
+    return f"no experiment named {name!r}{hint}. The experiments are: {', '.join(EXPERIMENTS)}"
+
+
 def get(name: str) -> Experiment:
-    """The experiment called ``name``; a ValueError lists the names otherwise."""
+    """The experiment called ``name``; a ValueError names the closest ones and lists all otherwise."""
     try:
         return EXPERIMENTS[name]
     except KeyError:
-        raise ValueError(f"no experiment named {name!r}; the experiments are: {', '.join(EXPERIMENTS)}") from None
+        raise ValueError(unknown_name_message(name)) from None

@@ -16,7 +16,7 @@ experiment on its full settings (seed {seed}) and writes this page and the pictu
 ```sh
 python -m gradbox lab                          # list the experiments
 python -m gradbox lab optimizers --out runs/lab  # run one: prints its finding, writes the PNG and JSON
-python -m gradbox lab --all --quick            # all of them on the quick settings (about a minute)
+python -m gradbox lab --all --quick            # all of them on the quick settings (seconds; the tests use them)
 ```
 
 Each experiment has a test (`tests/test_lab.py`) that asserts its claim from the numbers computed
