@@ -86,9 +86,19 @@ def _zoo(name: str) -> None:
         close(v.numpy(), ts[k].numpy(), k)  # running statistics too
     back = from_torch(tm)
     assert type(back) is type(model) and repr(back) == repr(model)
-    back.eval(), model.eval()
-    with gb.no_grad(), torch.no_grad():  # eval mode: the running statistics the two forwards updated
-        close(back(gb.tensor(x)).numpy(), tm.eval()(torch.from_numpy(x)).numpy(), "output after from_torch")
+    assert list(back.state_dict()) == list(model.state_dict())
+    # from_torch's model against PyTorch's, in eval mode (with the running statistics the training forwards
+    # updated): outputs, input and parameter gradients
+    back.eval(), tm.eval(), tm.zero_grad()
+    xg, xt = gb.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    yg, yt = back(xg), tm(xt)
+    (yg * gb.tensor(w)).sum().backward()
+    (yt * torch.from_numpy(w)).sum().backward()
+    close(yg.detach().numpy(), yt.detach().numpy(), "output after from_torch")
+    close(xg.grad.numpy(), xt.grad.numpy(), "input gradient after from_torch")
+    tp = dict(tm.named_parameters())
+    for k, p in back.named_parameters():
+        close(p.grad.numpy(), tp[k].grad.numpy(), f"{k} after from_torch")
 
 
 @pytest.mark.parametrize("name", DEFAULT_ZOO)
@@ -124,6 +134,7 @@ def test_torch_model_builds_a_zoo_model_in_pytorch():
 def _layers():
     w3 = gb.tensor([0.5, 1.0, 2.0])
     lin = nn.Linear(4, 2)
+    # fmt: off
     return {
         "AdaptiveAvgPool1d": (nn.AdaptiveAvgPool1d(3), [arr(3, 2, 7)]),
         "AdaptiveAvgPool2d": (nn.AdaptiveAvgPool2d((2, 3)), [arr(3, 2, 5, 7)]),
@@ -226,13 +237,16 @@ def _layers():
         "MaxUnpool3d": (nn.MaxUnpool3d(2), [arr(1, 1, 1, 1, 2), np.array([[[[[0, 7]]]]])]),
         "CTCLoss": (nn.CTCLoss(blank=0, zero_infinity=True), [_log_probs(6, 2, 4), np.array([[1, 2], [3, 3]]), np.array([6, 5]), np.array([2, 2])]),
     }
+    # fmt: on
 
 
 LAYERS = _layers()
 
 
 def test_the_catalog_covers_every_built_in_layer():
-    builtins = {k for k, v in vars(nn).items() if isinstance(v, type) and issubclass(v, nn.Module) and v is not nn.Module}
+    builtins = {
+        k for k, v in vars(nn).items() if isinstance(v, type) and issubclass(v, nn.Module) and v is not nn.Module
+    }
     assert builtins == set(LAYERS), f"add these layers to the catalog: {sorted(builtins - set(LAYERS))}"
 
 
@@ -299,7 +313,9 @@ class Custom(nn.Module):
 
 
 def test_a_custom_module_is_named_with_the_way_out():
-    with pytest.raises(TypeError, match=r"module 'blocks.1' is a .*Custom, which has no PyTorch counterpart.*write your own"):
+    with pytest.raises(
+        TypeError, match=r"module 'blocks.1' is a .*Custom, which has no PyTorch counterpart.*write your own"
+    ):
         to_torch(nn.ModuleDict({"blocks": nn.Sequential(nn.ReLU(), Custom())}))
 
     class Mine(torch.nn.Module):
@@ -358,7 +374,18 @@ def test_gb_onnx_and_gb_interop_load_no_extra_until_used():
     assert r.stdout.strip() == "[]", r.stderr
 
 
-@pytest.mark.parametrize("blocked,call", [("torch", "gb.interop.to_torch(gb.nn.ReLU())"), ("onnx", "gb.onnx.export(gb.nn.ReLU(), gb.zeros(1), 'x.onnx')"), ("onnxruntime", "gb.onnx.run('x.onnx', gb.zeros(1))")])
+MISSING = [
+    ("torch", "gb.interop.to_torch(gb.nn.ReLU())"),
+    ("torch", "gb.interop.torch_model('lenet5')"),
+    ("onnx", "gb.onnx.export(gb.nn.ReLU(), gb.zeros(1), 'x.onnx')"),
+    ("onnxruntime", "gb.onnx.run('x.onnx', gb.zeros(1))"),
+    ("onnx", "from gradbox.cli import main; sys.exit(main(['predict', 'x.onnx', 'digit.png']))"),  # the CLI: exit 1
+]
+
+
+@pytest.mark.parametrize("blocked,call", MISSING)
 def test_a_missing_extra_names_it(blocked, call):
     r = _run(f"import sys; sys.modules[{blocked!r}] = None\nimport gradbox as gb\n{call}")
-    assert r.returncode != 0 and f"needs the {blocked} package" in r.stderr and "pip install gradbox[interop]" in r.stderr
+    assert (
+        r.returncode != 0 and f"needs the {blocked} package" in r.stderr and "pip install gradbox[interop]" in r.stderr
+    )

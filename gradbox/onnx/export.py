@@ -24,10 +24,11 @@ from gradbox.interop.extras import require
 from gradbox.nn import Module
 from gradbox.onnx import ops as op_maps
 from gradbox.onnx import ops_math  # noqa: F401 - registers the math ops' mappings in op_maps.OP_MAPPINGS
+from gradbox.onnx.functions import FUNCTION_MAPPINGS
 from gradbox.onnx.graph import Ctx, Graph
 from gradbox.onnx.modules import MODULE_MAPPINGS
 from gradbox.onnx.shapes import PERTURBATIONS, align, grow, perturb
-from gradbox.onnx.trace import ExportError, Node, Recording, record
+from gradbox.onnx.trace import ExportError, ForwardError, Node, Recording, record
 from gradbox.tensor import Tensor
 
 MIN_OPSET = 13
@@ -89,23 +90,29 @@ class Exporter:
             if node.module_obj is not None:
                 self.names[node.output] = MODULE_MAPPINGS[node.op][1](Ctx(self, node))
                 continue
+            if node.op.startswith("F."):
+                self._check_params(node, self.changed[i])
+                self.names[node.output] = FUNCTION_MAPPINGS[node.op[2:]][1](Ctx(self, node))
+                continue
             mapping = op_maps.OP_MAPPINGS.get(node.op)
             if mapping is None:
                 why = op_maps.UNEXPORTABLE.get(node.op, "no ONNX mapping is registered for it (gradbox/onnx/ops.py)")
                 raise ExportError(f"{self.describe(node)} cannot be exported: {why}")
-            extra = self.changed[i] - mapping.dynamic
-            if extra:
-                raise ExportError(
-                    f"{self.describe(node)}: its parameter(s) {sorted(extra)} depend on the input (they change with "
-                    "its values or batch size): they were computed outside gradbox's ops (e.g. .item(), .numpy(), a "
-                    "comparison, x.shape used for a new tensor), and the graph would freeze them"
-                )
+            self._check_params(node, self.changed[i] - mapping.dynamic)
             if self._foldable(node):
                 out = self.rec._tensor_of[node.output]._data
                 hint = f"{node.module}.{node.op}" if node.module else node.op
                 self.folded[node.output] = (np.array(out), hint)
                 continue
             self.names[node.output] = mapping.fn(Ctx(self, node))
+
+    def _check_params(self, node: Node, changed: set[str]) -> None:
+        if changed:
+            raise ExportError(
+                f"{self.describe(node)}: its parameter(s) {sorted(changed)} depend on the input (they change with "
+                "its values or batch size): they were computed outside gradbox's ops (e.g. .item(), .numpy(), a "
+                "comparison, x.shape used for a new tensor), and the graph would freeze them"
+            )
 
     def _foldable(self, node: Node) -> bool:
         if not all(self._constant(v) for v in node.inputs) or not all(self._constant(v) for v in node.linked.values()):
@@ -148,8 +155,26 @@ def _axes_spec(dynamic_axes: dict | None, known: list[str] | None) -> dict[str, 
             raise ValueError(f"gb.onnx.export: dynamic_axes names {name!r}, which is none of {known}")
         if isinstance(axes, dict):
             out[name] = {int(a): str(s) for a, s in axes.items()}
-        else:
+        elif isinstance(axes, list | tuple):
             out[name] = {int(a): f"{name}_dynamic_axes_{i + 1}" for i, a in enumerate(axes)}
+        else:
+            raise TypeError(
+                f"gb.onnx.export: dynamic_axes[{name!r}] must be a dict {{axis: name}} or a list of axes, "
+                f"got {type(axes).__name__}"
+            )
+    return out
+
+
+def _check_axes(name: str, axes: dict[int, str], shape: tuple[int, ...]) -> dict[int, str]:
+    """``axes`` with negative axes counted from the end; each must be an axis of ``shape``."""
+    out = {}
+    for a, sym in axes.items():
+        if not -len(shape) <= a < len(shape):
+            has = f"axes 0 to {len(shape) - 1}, or -{len(shape)} to -1" if shape else "no axes"
+            raise ValueError(
+                f"gb.onnx.export: dynamic_axes gives axis {a} of {name!r}, which has shape {tuple(shape)} ({has})"
+            )
+        out[a % len(shape)] = sym
     return out
 
 
@@ -197,6 +222,8 @@ def export(
     if len(out_names) != n_out:
         raise ValueError(f"gb.onnx.export: {len(out_names)} output_names for the model's {n_out} outputs")
     spec = _axes_spec(dynamic_axes, in_names + out_names)
+    for v, name in zip(rec.outputs, out_names):
+        spec[name] = _check_axes(name, spec.get(name, {}), rec.values[v].shape)
     ex = Exporter(onnx, rec, dyn, changed, opset_version, sources)
     for v, name in zip(range(len(inputs)), in_names):
         ex.names[v] = name
@@ -231,30 +258,38 @@ def _record_twice(model: Module, inputs: list[Tensor], in_names: list[str], spec
     sizes: dict[str, tuple[int, int]] = {}
     sources: dict[str, tuple[str, int]] = {}
     for t, name in zip(inputs, in_names):
-        for axis, sym in spec.get(name, {}).items():
-            if axis >= t._data.ndim:
-                raise ValueError(f"gb.onnx.export: dynamic axis {axis} of {name!r}, which has shape {tuple(t._data.shape)}")
+        spec[name] = _check_axes(name, spec.get(name, {}), t._data.shape)
+        for axis, sym in spec[name].items():
             size = int(t._data.shape[axis])
             if sym in sizes and sizes[sym][0] != size:
                 raise ValueError(f"gb.onnx.export: dynamic axis {sym!r} has sizes {sizes[sym][0]} and {size}")
             sizes.setdefault(sym, (size, size + len(sizes) + 1))
             sources.setdefault(sym, (name, axis))
     preds = {cls: functools.partial(_whole, when=when, opset=opset) for cls, (when, _) in MODULE_MAPPINGS.items()}
+    fpreds = {name: functools.partial(when, opset=opset) for name, (when, _) in FUNCTION_MAPPINGS.items()}
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
-        r0 = record(model, inputs, in_names, preds)
+        try:
+            r0 = record(model, inputs, in_names, preds, fpreds)
+        except ForwardError as e:
+            given = ", ".join(f"{n}: {t._data.dtype} {list(t._data.shape)}" for t, n in zip(inputs, in_names))
+            raise ExportError(
+                f"gb.onnx.export: the model's forward fails on the given args ({given}) in {e.where}: "
+                f"{type(e.error).__name__}: {e.error}"
+            ) from e.error
         for level in range(PERTURBATIONS):  # the second input: other values if the forward accepts them
             other = [
-                Tensor._wrap(grow(perturb(t._data, level), {a: sizes[s][1] - sizes[s][0] for a, s in spec.get(n, {}).items()}))
+                Tensor._wrap(
+                    grow(perturb(t._data, level), {a: sizes[s][1] - sizes[s][0] for a, s in spec.get(n, {}).items()})
+                )
                 for t, n in zip(inputs, in_names)
             ]
             try:
-                r1 = record(model, other, in_names, preds)
+                r1 = record(model, other, in_names, preds, fpreds)
                 break
-            except ExportError:
-                raise
-            except Exception as e:
+            except ForwardError as failed:
+                e = failed.error
                 if level == PERTURBATIONS - 1:
                     grown = ", ".join(f"{k}: {a} -> {b}" for k, (a, b) in sizes.items()) or "none"
                     raise ExportError(

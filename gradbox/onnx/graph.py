@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from gradbox.onnx.trace import ExportError, Node, Recording
+from gradbox.onnx.trace import TENSOR_ARGS, ExportError, Node, Recording
 
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
@@ -90,6 +90,16 @@ class Ctx:
     @property
     def out_dyn(self) -> dict[int, str]:
         return self.ex.dyn[self.node.output]
+
+    # a functional call recorded whole (functions.py): its tensor arguments by parameter name
+    def arg_index(self, name: str) -> int:
+        return self.params[TENSOR_ARGS].index(name)
+
+    def has(self, name: str) -> bool:
+        return name in self.params[TENSOR_ARGS]
+
+    def arg(self, name: str) -> str:
+        return self.x(self.arg_index(name))
 
     def linked(self, a: np.ndarray) -> str | None:
         """The ONNX name of the recorded value whose data ``a`` is (an index tensor), else None."""

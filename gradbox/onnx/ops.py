@@ -3,7 +3,7 @@
 A mapping receives a :class:`~gradbox.onnx.graph.Ctx` (the recorded op: its inputs as ONNX
 names, shapes, parameters and dynamic dims) and returns the ONNX name of the op's result.
 ``OP_MAPPINGS`` holds them; ``UNEXPORTABLE`` lists the ops with no mapping and why. Every op
-of the registry is in exactly one of the two (tests/test_onnx_ops.py checks it), so a new op
+of the registry is in exactly one of the two (tests/test_onnx_export.py checks it), so a new op
 comes with its mapping or its reason. A mapping may accept params that depend on the batch
 size (``dynamic=...``); any other param that changes between the two recordings fails the
 export (see ``shapes.py``).
@@ -167,7 +167,8 @@ def _window_attrs(kernel, stride, dilation, pads) -> dict:
 
 def _natural_out(spatial, kernel, stride, dilation, pads) -> tuple[int, ...]:
     return tuple(
-        (s + lo + hi - d * (k - 1) - 1) // st + 1 for s, k, st, d, (lo, hi) in zip(spatial, kernel, stride, dilation, pads)
+        (s + lo + hi - d * (k - 1) - 1) // st + 1
+        for s, k, st, d, (lo, hi) in zip(spatial, kernel, stride, dilation, pads)
     )
 
 
@@ -348,9 +349,7 @@ def expand(c: Ctx) -> str:
 def flip(c: Ctx) -> str:
     dims = [int(d) for d in c.params["dims"]]
     k = len(dims)
-    return c.emit(
-        "Slice", [c.x(0), c.ints([-1] * k), c.ints([INT64_MIN] * k), c.ints(dims), c.ints([-1] * k)]
-    )
+    return c.emit("Slice", [c.x(0), c.ints([-1] * k), c.ints([INT64_MIN] * k), c.ints(dims), c.ints([-1] * k)])
 
 
 @maps("Pad")

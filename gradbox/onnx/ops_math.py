@@ -67,7 +67,9 @@ def logaddexp(c: Ctx) -> str:
     a, b = c.x_as_out(0), c.x_as_out(1)
     gap = c.emit("Neg", [c.emit("Abs", [c.emit("Sub", [a, b])])])
     if c.params["base2"]:
-        tail = c.emit("Div", [c.emit("Log", [c.emit("Add", [_k(c, 1.0), c.emit("Pow", [_k(c, 2.0), gap])])]), _k(c, math.log(2))])
+        tail = c.emit(
+            "Div", [c.emit("Log", [c.emit("Add", [_k(c, 1.0), c.emit("Pow", [_k(c, 2.0), gap])])]), _k(c, math.log(2))]
+        )
     else:
         tail = c.emit("Log", [c.emit("Add", [_k(c, 1.0), c.emit("Exp", [gap])])])
     return c.emit("Add", [c.emit("Max", [a, b]), tail])
@@ -116,6 +118,15 @@ def fmax_fmin(c: Ctx) -> str:
 @maps("Fmod")
 def fmod(c: Ctx) -> str:
     return c.emit("Mod", [c.x_as_out(0), c.x_as_out(1)], fmod=1)
+
+
+@maps("Remainder")
+def remainder(c: Ctx) -> str:
+    """a - b floor(a / b) (the sign of b); integers: Mod with fmod=0, which is that for them."""
+    a, b = c.x_as_out(0), c.x_as_out(1)
+    if c.out_dtype.kind != "f":
+        return c.emit("Mod", [a, b], fmod=0)
+    return c.emit("Sub", [a, c.emit("Mul", [b, c.emit("Floor", [c.emit("Div", [a, b])])])])
 
 
 @maps("Round")

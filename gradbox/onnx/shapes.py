@@ -28,16 +28,10 @@ def same(a: Any, b: Any, link_a: dict[int, int], link_b: dict[int, int]) -> bool
             return False
         if id(a) in link_a or id(b) in link_b:
             return link_a.get(id(a), -1) == link_b.get(id(b), -2)
-        return (
-            a.shape == b.shape
-            and a.dtype == b.dtype
-            and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
-        )
+        return a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
     if isinstance(a, tuple | list):
         return (
-            isinstance(b, tuple | list)
-            and len(a) == len(b)
-            and all(same(x, y, link_a, link_b) for x, y in zip(a, b))
+            isinstance(b, tuple | list) and len(a) == len(b) and all(same(x, y, link_a, link_b) for x, y in zip(a, b))
         )
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k], link_a, link_b) for k in a)

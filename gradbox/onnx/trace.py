@@ -12,11 +12,18 @@ and bumps its version; when a tensor is used again at a newer version, it is reb
 value of the op whose result it now holds.
 
 A module whose class has a module-level mapping (batch norm in eval mode) is recorded as one
-node; the ops inside it are not.
+node; the ops inside it are not. So is a call of a ``gradbox.nn.functional`` function that has a
+function-level mapping (``F.celu``, ``F.normalize``, ...): while recording, the function is
+replaced, in ``gradbox.nn.functional`` and in the module that defines it, by a wrapper that
+records the call (its tensor arguments as inputs, the others as params) as a node ``F.<name>``.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,12 +32,22 @@ import numpy as np
 
 from gradbox.autograd.function import tracing
 from gradbox.autograd.grad_mode import no_grad
-from gradbox.nn import Module
+from gradbox.nn import Module, functional
 from gradbox.tensor import Tensor
+
+TENSOR_ARGS = "_tensor_args"  # a whole functional call's params: the names of its tensor arguments, in input order
 
 
 class ExportError(RuntimeError):
     """The model cannot be exported as it is; the message names the op and the module."""
+
+
+class ForwardError(Exception):
+    """The model's forward raised ``error`` while being recorded, in module ``where``."""
+
+    def __init__(self, where: str, error: Exception) -> None:
+        super().__init__(f"{where}: {type(error).__name__}: {error}")
+        self.where, self.error = where, error
 
 
 @dataclass
@@ -45,7 +62,7 @@ class Value:
 
 @dataclass
 class Node:
-    op: str  # the op class name, or the module class name for a module-level node
+    op: str  # the op class name, the module class name for a module-level node, or F.<name> for a function
     inputs: list[int]  # value indices
     params: dict[str, Any]
     output: int
@@ -170,7 +187,9 @@ def flatten_outputs(out: Any) -> list[Tensor]:
         return [t for o in out for t in flatten_outputs(o)]
     if isinstance(out, dict):
         return [t for o in out.values() for t in flatten_outputs(o)]
-    raise ExportError(f"the model returned a {type(out).__name__}; export needs tensors (or tuples, lists, dicts of them)")
+    raise ExportError(
+        f"the model returned a {type(out).__name__}; export needs tensors (or tuples, lists, dicts of them)"
+    )
 
 
 def record(
@@ -178,9 +197,11 @@ def record(
     inputs: list[Tensor],
     input_names: list[str],
     module_maps: dict[str, Callable[[Module], bool]],
+    function_maps: dict[str, Callable[[dict], bool]] | None = None,
 ) -> Recording:
     """Run ``model(*inputs)`` once and record it. ``module_maps``: module class name -> a
-    predicate saying whether that module instance is recorded as one node."""
+    predicate saying whether that module instance is recorded as one node; ``function_maps``:
+    the same for a call of a ``gradbox.nn.functional`` function (given its arguments by name)."""
     names = {id(t): k for k, t in model.state_dict(keep_vars=True).items()}
     for k, t in list(model.named_parameters()) + list(model.named_buffers()):
         names.setdefault(id(t), k)
@@ -192,14 +213,75 @@ def record(
         whole = type(mod).__name__ in module_maps and module_maps[type(mod).__name__](mod)
         handles.append(mod.register_forward_pre_hook(_pre_hook(rec, qual, whole)))
         handles.append(mod.register_forward_hook(_post_hook(rec, whole)))
+    patches = _patch_functions(rec, function_maps or {})
     try:
         with no_grad(), tracing(rec.on_op):
-            out = model(*inputs)
+            try:
+                out = model(*inputs)
+            except ExportError:
+                raise
+            except Exception as e:
+                raise ForwardError(rec.where(), e) from e
         rec.set_outputs(out)
     finally:
         for h in handles:
             h.remove()
+        for mod, name, orig in reversed(patches):
+            setattr(mod, name, orig)
     return rec
+
+
+def _patch_functions(rec: Recording, function_maps: dict[str, Callable[[dict], bool]]) -> list[tuple[Any, str, Any]]:
+    patches = []
+    for name, when in function_maps.items():
+        orig = getattr(functional, name)
+        wrapper = _function_hook(rec, name, orig, when)
+        for mod in (functional, sys.modules.get(orig.__module__)):
+            if mod is not None and getattr(mod, name, None) is orig:
+                patches.append((mod, name, orig))
+                setattr(mod, name, wrapper)
+    return patches
+
+
+def _function_hook(rec: Recording, name: str, orig: Callable, when: Callable[[dict], bool]) -> Callable:
+    sig = inspect.signature(orig)
+    owner = threading.get_ident()
+
+    @functools.wraps(orig)
+    def wrapper(*args, **kwargs):
+        if rec.hidden or threading.get_ident() != owner:
+            return orig(*args, **kwargs)
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError:
+            return orig(*args, **kwargs)  # (its own error)
+        bound.apply_defaults()
+        call = dict(bound.arguments)
+        if not when(call):
+            return orig(*args, **kwargs)
+        tensors = [k for k, v in call.items() if isinstance(v, Tensor)]
+        ins = [rec.value_of(call[k]) for k in tensors]
+        rec.hidden += 1
+        try:
+            out = orig(*args, **kwargs)
+        finally:
+            rec.hidden -= 1
+        if not isinstance(out, Tensor):
+            why = (
+                " (return_indices=True: the indices are computed outside the graph)"
+                if call.get("return_indices")
+                else ""
+            )
+            raise ExportError(
+                f"F.{name} (called from {rec.where()}) returned a {type(out).__name__}{why}; only a tensor result "
+                "can be exported"
+            )
+        params = {k: v for k, v in call.items() if k not in tensors}
+        params[TENSOR_ARGS] = tuple(tensors)
+        rec._add_node(f"F.{name}", ins, params, out)
+        return out
+
+    return wrapper
 
 
 def _pre_hook(rec: Recording, qual: str, whole: bool):
