@@ -151,7 +151,9 @@ def test_a_training_checkpoint_round_trips_exactly(tmp_path):
     assert list(back["optimizer"]["state"]) == list(ck["optimizer"]["state"])  # int keys stay ints
     for k, v in ck["optimizer"]["state"][0].items():
         got = back["optimizer"]["state"][0][k]
-        np.testing.assert_array_equal(got.numpy() if isinstance(got, gb.Tensor) else got, v.numpy() if isinstance(v, gb.Tensor) else v)
+        np.testing.assert_array_equal(
+            got.numpy() if isinstance(got, gb.Tensor) else got, v.numpy() if isinstance(v, gb.Tensor) else v
+        )
     assert back["optimizer"]["param_groups"] == ck["optimizer"]["param_groups"]
     gb.set_rng_state(back["rng"])
     a = gb.rand(3).numpy()
