@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 import gradbox as gb
-from gradbox import lab
+from gradbox import cli_inspect, lab
 from gradbox.inspect import autograd_demo
 from gradbox.vision import transforms
 from gradbox.vision.datasets import INFO
@@ -159,12 +159,13 @@ def cmd_train(args) -> int:
 
 
 def _train_locked(args, out: Path) -> int:
-    ck_path = out / "checkpoint.npz"
+    ck_path = out / gb.train.CHECKPOINT_NAME  # where this run saves
+    found = gb.train.existing_checkpoint(out)  # a checkpoint.npz of an older run counts too
     if args.resume:
-        if not ck_path.exists():
+        if found is None:
             print(f"error: --resume: no checkpoint at {ck_path}", file=sys.stderr)
             return 2
-        cfg = dict(gb.load(ck_path)["config"])
+        cfg = dict(gb.load(found)["config"])
         diffs = resume_differences(cfg, args, args.given)
         if diffs:
             print(
@@ -176,9 +177,9 @@ def _train_locked(args, out: Path) -> int:
             return 2
         cfg["epochs"] = args.epochs if args.epochs_given else cfg["epochs"]
     else:
-        if ck_path.exists() and not args.force:
+        if found is not None and not args.force:
             print(
-                f"error: {ck_path} exists; pass --resume to continue that run or --force to start over", file=sys.stderr
+                f"error: {found} exists; pass --resume to continue that run or --force to start over", file=sys.stderr
             )
             return 2
         cfg = {
@@ -207,8 +208,8 @@ def _train_locked(args, out: Path) -> int:
         progress=not args.no_progress,
     )
     if args.resume:
-        trainer.load_checkpoint(ck_path)
-        print(f"resuming from {ck_path}: epoch {trainer.epoch + 1}, batch {trainer.batch}")
+        trainer.load_checkpoint(found)
+        print(f"resuming from {found}: epoch {trainer.epoch + 1}, batch {trainer.batch}")
     try:
         history = trainer.fit(cfg["epochs"])
     except gb.train.TrainingInterrupted as e:
@@ -273,7 +274,9 @@ def load_digit_image(path: str, size: int = 28) -> np.ndarray:
     try:
         im = Image.open(path)  # reads the header only: the size is checked before decoding
     except Image.DecompressionBombError as e:
-        raise ValueError(f"{path}: {e}; predict takes digit images of at most {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels") from None
+        raise ValueError(
+            f"{path}: {e}; predict takes digit images of at most {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels"
+        ) from None
     with im:
         w, h = im.size
         if w * h > MAX_IMAGE_PIXELS:
@@ -354,7 +357,9 @@ def cmd_predict_onnx(args) -> int:
     try:
         meta = gb.onnx.metadata(args.checkpoint)
         if ONNX_CONFIG_KEY not in meta:
-            raise ValueError(f"{args.checkpoint}: no {ONNX_CONFIG_KEY} metadata (write it with: python -m gradbox export)")
+            raise ValueError(
+                f"{args.checkpoint}: no {ONNX_CONFIG_KEY} metadata (write it with: python -m gradbox export)"
+            )
         cfg = json.loads(meta[ONNX_CONFIG_KEY])
         xt = _predict_input(cfg, args.image)
         if xt is None:
@@ -391,76 +396,10 @@ def cmd_export(args) -> int:
         except ImportError as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
-        print(f"ONNX graph: {args.onnx} (opset {args.opset}, dynamic batch; run it: python -m gradbox predict {args.onnx} IMAGE)")
-    return 0
-
-
-def _inspected_model(args):
-    """(model, input size) for summary and check-costs: a zoo model or a checkpoint's, and
-    --input-size; None after printing what is wrong."""
-    if args.model in gb.vision.models.MODELS:
-        model = gb.vision.models.get_model(args.model)
-        size = (1, 1, 28, 28) if args.model in ("mlp", "lenet5") else (1, 3, 224, 224)
-    elif Path(args.model).is_file():
-        cfg, model = _load_run(args.model)
-        size = (1, *INFO[cfg["dataset"]][0])
-    else:
         print(
-            f"error: {args.model!r} is neither a model name ({', '.join(gb.vision.models.list_models())}) nor a checkpoint file",
-            file=sys.stderr,
+            f"ONNX graph: {args.onnx} (opset {args.opset}, dynamic batch; run it: python -m gradbox predict {args.onnx} IMAGE)"
         )
-        return None
-    if args.input_size:
-        try:
-            size = tuple(int(v) for v in args.input_size.split(","))
-        except ValueError:
-            print(f"error: --input-size must be integers separated by commas, got {args.input_size!r}", file=sys.stderr)
-            return None
-    return model, size
-
-
-def cmd_summary(args) -> int:
-    """Per-layer table (or JSON) of a zoo model or of a training checkpoint's model."""
-    got = _inspected_model(args)
-    if got is None:
-        return 2
-    model, size = got
-    if args.explain:  # the worked solution: each layer's formulas with its numbers put in
-        print(gb.inspect.explain_costs(model, size))
-        return 0
-    s = gb.inspect.summary(model, size, depth=args.depth, include_functional=args.functional)
-    print(json.dumps(s.to_dict(), indent=2) if args.json else s)
     return 0
-
-
-def cmd_explain(args) -> int:
-    """The worked backward pass of an expression (parsed by a restricted grammar, never eval'd)."""
-    fmt = "markdown" if args.markdown else "latex" if args.latex else "text"
-    try:
-        values = gb.inspect.expression.parse_assignments(args.at or [])
-        explanation = gb.inspect.explain_expression(args.expression, values, fmt, graph=args.graph)
-    except gb.inspect.ExpressionError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(explanation)
-    if args.graph:
-        print(f"graph: {args.graph}", file=sys.stderr)
-    return 0
-
-
-def cmd_check_costs(args) -> int:
-    """Mark a student's per-layer numbers (JSON) against the worked costs; exit 1 if any is wrong."""
-    got = _inspected_model(args)
-    if got is None:
-        return 2
-    model, size = got
-    try:
-        report = gb.inspect.check_answers(model, size, args.answers)
-    except (gb.inspect.answers.AnswersError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(report)
-    return 0 if report.all_right else 1
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -472,7 +411,7 @@ def make_parser() -> argparse.ArgumentParser:
     models, datasets = gb.vision.models.list_models(), sorted(gb.vision.datasets.DATASETS)
     t = sub.add_parser(
         "train",
-        help="train a model; writes metrics.jsonl, curves.png and checkpoint.npz",
+        help="train a model; writes metrics.jsonl, curves.png and checkpoint.safetensors",
         description="Train MODEL on a dataset with a progress bar, evaluating on the test split after every epoch. Ctrl-C saves a checkpoint and exits; --resume continues it exactly.",
     )
     t.add_argument("model", choices=models, metavar="MODEL", help=f"architecture, one of: {', '.join(models)}")
@@ -482,11 +421,15 @@ def make_parser() -> argparse.ArgumentParser:
         choices=datasets,
         help="data to train on (default: mnist, 60,000 train / 10,000 test images)",
     )
-    t.add_argument("--epochs", type=_int_at_least(1), default=None, help="number of passes over the training set (default: 1)")
+    t.add_argument(
+        "--epochs", type=_int_at_least(1), default=None, help="number of passes over the training set (default: 1)"
+    )
     t.add_argument("--batch-size", type=_int_at_least(1), default=64, help="samples per optimizer step (default: 64)")
     t.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS), help="update rule (default: adam)")
     t.add_argument("--lr", type=_number(positive=True), default=1e-3, help="learning rate (default: 1e-3)")
-    t.add_argument("--momentum", type=_number(positive=False), default=0.9, help="momentum for sgd and rmsprop (default: 0.9)")
+    t.add_argument(
+        "--momentum", type=_number(positive=False), default=0.9, help="momentum for sgd and rmsprop (default: 0.9)"
+    )
     t.add_argument(
         "--weight-decay",
         type=_number(positive=False),
@@ -514,11 +457,17 @@ def make_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--force", action="store_true", help="start over even if --out already holds a checkpoint")
     t.add_argument(
-        "--seed", type=_int_at_least(0), default=0, help="seed for initialisation, shuffling, dropout and augmentation (default: 0)"
+        "--seed",
+        type=_int_at_least(0),
+        default=0,
+        help="seed for initialisation, shuffling, dropout and augmentation (default: 0)",
     )
     t.add_argument("--data-root", default="data", help="where datasets are stored and cached (default: ./data)")
     t.add_argument(
-        "--limit-train", type=_int_at_least(1), default=None, help="use only the first N training samples (quick experiments)"
+        "--limit-train",
+        type=_int_at_least(1),
+        default=None,
+        help="use only the first N training samples (quick experiments)",
     )
     t.add_argument("--limit-test", type=_int_at_least(1), default=None, help="use only the first N test samples")
     t.add_argument("--no-progress", action="store_true", help="no progress bar (e.g. in logs)")
@@ -527,7 +476,11 @@ def make_parser() -> argparse.ArgumentParser:
         help="test-set loss and accuracy of a checkpoint",
         description="Rebuild the model a checkpoint was trained as, load its weights, and report test loss and accuracy.",
     )
-    e.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint.npz written by train")
+    e.add_argument(
+        "checkpoint",
+        metavar="CHECKPOINT",
+        help="a checkpoint.safetensors written by train (or an older checkpoint.npz)",
+    )
     e.add_argument("--data-root", default="data", help="where datasets are stored and cached (default: ./data)")
     p = sub.add_parser(
         "predict",
@@ -535,7 +488,9 @@ def make_parser() -> argparse.ArgumentParser:
         description="Classify a digit image (PNG/JPEG, any size >= 8x8, grayscale or colour; dark-on-light is inverted) with a model trained on 28x28 digits.",
     )
     p.add_argument(
-        "checkpoint", metavar="CHECKPOINT", help="a checkpoint.npz written by train, or a .onnx file written by export"
+        "checkpoint",
+        metavar="CHECKPOINT",
+        help="a checkpoint.safetensors written by train, or a .onnx file written by export",
     )
     p.add_argument("image", metavar="IMAGE", help="image file, resized and centred like MNIST")
     x = sub.add_parser(
@@ -545,65 +500,17 @@ def make_parser() -> argparse.ArgumentParser:
         "names; safetensors.torch.load_file and torch's load_state_dict accept it), --onnx its graph with a dynamic "
         "batch axis for ONNX Runtime (needs pip install gradbox[interop]).",
     )
-    x.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint.npz written by train")
-    x.add_argument("--safetensors", metavar="PATH", default=None, help="write the weights here (e.g. model.safetensors)")
+    x.add_argument(
+        "checkpoint",
+        metavar="CHECKPOINT",
+        help="a checkpoint.safetensors written by train (or an older checkpoint.npz)",
+    )
+    x.add_argument(
+        "--safetensors", metavar="PATH", default=None, help="write the weights here (e.g. model.safetensors)"
+    )
     x.add_argument("--onnx", metavar="PATH", default=None, help="write the ONNX graph here (e.g. model.onnx)")
     x.add_argument("--opset", type=int, default=17, help="ONNX opset version (default: 17)")
-    s = sub.add_parser(
-        "summary",
-        help="per-layer shapes, parameters, multiply-accumulates and receptive fields of a model",
-        description="One forward pass of zeros through MODEL (a zoo name, or a checkpoint.npz written by train): "
-        "each layer's output shape, parameters, multiply-accumulates (FLOPs = 2 x MACs) and receptive field, "
-        "functional ops between modules included, and the totals.",
-    )
-    s.add_argument("model", metavar="MODEL", help="a model name (python -m gradbox models) or a checkpoint.npz")
-    s.add_argument(
-        "--input-size",
-        default=None,
-        help="input shape with the batch dimension, e.g. 1,3,224,224 (default: 1,3,224,224; 1,1,28,28 for "
-        "mlp and lenet5; a checkpoint's dataset shape)",
-    )
-    s.add_argument("--depth", type=int, default=None, help="show layers down to this nesting depth (default: all)")
-    s.add_argument("--functional", action="store_true", help="add rows for ops between modules (+, cat, flatten)")
-    s.add_argument("--json", action="store_true", help="print the summary as JSON")
-    s.add_argument(
-        "--explain",
-        action="store_true",
-        help="write the worked solution instead: per layer the formulas for output size, parameters, "
-        "multiply-accumulates and receptive field with the numbers put in, per multi-branch block each branch "
-        "and the sum, then the totals",
-    )
-    ex = sub.add_parser(
-        "explain",
-        help='the worked backward pass of an expression, e.g. explain "(x*y)*z" --at x=-2 y=5 z=3',
-        description="Parse EXPRESSION with a restricted grammar (numbers, names, + - * / **, parentheses, unary "
-        "minus, and exp log sqrt sigmoid tanh relu logsumexp softmax max sum; never eval), compute it with "
-        "gradbox at the --at values and write the worked solution: forward values, then per op the upstream "
-        "gradient, the local derivative rule, the numbers put in and the product, and each variable's gradient, "
-        "checked against autograd. An expression starting with '-' needs parentheses: \"(-x**2)\".",
-    )
-    ex.add_argument("expression", metavar="EXPRESSION", help='e.g. "(x*y)*z" or "logsumexp(z) - sum(y*z)"')
-    ex.add_argument(
-        "--at", nargs="+", metavar="NAME=VALUE", default=[], help="the variables' values: x=-2 y=5, vectors x=[1,2,3]"
-    )
-    fmt = ex.add_mutually_exclusive_group()
-    fmt.add_argument("--markdown", action="store_true", help="write Markdown with LaTeX math (Jupyter, GitHub)")
-    fmt.add_argument("--latex", action="store_true", help="write LaTeX (align* environments)")
-    ex.add_argument("--graph", metavar="FILE", default=None, help="also draw the autograd graph (.svg, .png or .dot)")
-    cc = sub.add_parser(
-        "check-costs",
-        help="mark your per-layer parameters, MACs, output shapes and receptive fields against the worked solution",
-        description='Read ANSWERS (JSON: layer name -> {"params", "macs", "output_shape", "receptive_field"}; '
-        'the layer "total" takes params and macs) and print, per answer, right or wrong and the correct worked '
-        "line. Exit status 0 when all are right, 1 otherwise.",
-    )
-    cc.add_argument("model", metavar="MODEL", help="a model name (python -m gradbox models) or a checkpoint.npz")
-    cc.add_argument(
-        "--input-size", default=None, help="input shape with the batch dimension, e.g. 1,1,28,28 (default as summary)"
-    )
-    cc.add_argument(
-        "--answers", required=True, metavar="FILE", help='your answers as JSON, e.g. {"features.0": {"params": 156}}'
-    )
+    cli_inspect.add_parsers(sub)
     sub.add_parser("demo", help="a worked backward pass on f = (x*y)*z, printing each node's value and gradient")
     sub.add_parser("models", help="list the model names")
     lab.add_parser(sub)
@@ -625,12 +532,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_predict(args)
         if args.command == "export":
             return cmd_export(args)
-        if args.command == "summary":
-            return cmd_summary(args)
-        if args.command == "explain":
-            return cmd_explain(args)
-        if args.command == "check-costs":
-            return cmd_check_costs(args)
+        if args.command in cli_inspect.COMMANDS:
+            return cli_inspect.COMMANDS[args.command](args, _load_run)
         if args.command == "lab":
             return lab.command(args)
         if args.command == "models":

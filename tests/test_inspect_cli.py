@@ -25,7 +25,7 @@ def test_summary_of_a_checkpoint_and_bad_arguments(tmp_path, capsys):
     args = ["train", "lenet5", "--dataset", "fakedata", "--limit-train", "64", "--limit-test", "32"]
     assert main([*args, "--out", str(out), "--no-progress"]) == 0
     capsys.readouterr()
-    assert main(["summary", str(out / "checkpoint.npz"), "--depth", "1"]) == 0
+    assert main(["summary", str(out / "checkpoint.safetensors"), "--depth", "1"]) == 0
     text = capsys.readouterr().out
     assert "LeNet5" in text and "Total params: 61,706" in text and "16 / 4" in text
     assert main(["summary", "resnet9"]) == 2

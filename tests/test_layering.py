@@ -51,6 +51,7 @@ LAYERS = {
     "testing": 3,
     "": 3,  # the package root: ``import gradbox`` is the whole public API
     "cli": 4,
+    "cli_inspect": 4,
     "__main__": 4,
 }
 NAMES = {0: "core", 1: "torch mirror", 2: "vision", 3: "tools", 4: "entry points"}

@@ -15,6 +15,7 @@ from gradbox.onnx import FUNCTION_MAPPINGS, MODULE_MAPPINGS, OP_MAPPINGS, UNEXPO
 
 
 def test_every_registered_op_has_a_mapping_or_a_reason():
+    import gradbox.ops.custom  # noqa: F401 - registers the ops behind gb.autograd.Function, loaded on first use
     # ops gradbox ships; test files define their own Function subclasses, which register too
     registry = {n for n, c in Function.registry.items() if c.__module__.startswith("gradbox.")}
     missing = registry - set(OP_MAPPINGS) - set(UNEXPORTABLE)
@@ -112,7 +113,7 @@ def test_cli_exports_a_checkpoint_and_predicts_with_the_onnx_file(tmp_path, caps
     out = tmp_path / "run"
     args = ["train", "lenet5", "--dataset", "fakedata", "--epochs", "1", "--limit-train", "64", "--limit-test", "32"]
     assert main([*args, "--batch-size", "32", "--out", str(out), "--no-progress"]) == 0
-    ck = out / "checkpoint.npz"
+    ck = out / "checkpoint.safetensors"
     st, ox = tmp_path / "lenet.safetensors", tmp_path / "lenet.onnx"
     assert main(["export", str(ck), "--safetensors", str(st), "--onnx", str(ox)]) == 0
     printed = capsys.readouterr().out

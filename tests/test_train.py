@@ -14,7 +14,9 @@ from gradbox.train import Callback, Trainer
 
 
 def _loaders(mnist_root, n_train=3000, n_test=1000, batch=32, seed=0):
-    norm = gb.vision.transforms.Compose([gb.vision.transforms.ToTensor(), gb.vision.transforms.Normalize((0.1307,), (0.3081,))])
+    norm = gb.vision.transforms.Compose(
+        [gb.vision.transforms.ToTensor(), gb.vision.transforms.Normalize((0.1307,), (0.3081,))]
+    )
     train = gb.utils.data.Subset(gb.vision.datasets.MNIST(mnist_root, train=True, transform=norm), range(n_train))
     test = gb.utils.data.Subset(gb.vision.datasets.MNIST(mnist_root, train=False, transform=norm), range(n_test))
     g = gb.Generator().manual_seed(seed)
@@ -42,7 +44,7 @@ def test_short_training_run_on_an_mnist_subset_learns(mnist_root, tmp_path):
     lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [set(x) for x in lines] == [{"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds", "lr"}] * 2
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz", "curves.png", "metrics.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.safetensors", "curves.png", "metrics.jsonl"]
 
 
 class StopAfter(gb.train.Callback):
@@ -81,7 +83,7 @@ def test_resume_reaches_the_same_weights_as_an_unbroken_run(mnist_root, tmp_path
             out_dir=tmp_path / "b",
             progress=False,
         )
-    ck = gb.load(tmp_path / "b" / "checkpoint.npz")
+    ck = gb.load(tmp_path / "b" / "checkpoint.safetensors")
     assert ck["epoch"] * len(train) + ck["batch"] == stop_at
     gb.manual_seed(123)  # a different process state: everything must come from the checkpoint
     train, test = _loaders(mnist_root, seed=99)
@@ -160,15 +162,31 @@ def test_cli_trains_evaluates_and_predicts_on_fakedata(tmp_path, capsys):
         == 0
     )
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
-    assert main(["evaluate", str(out / "checkpoint.npz")]) == 0
+    assert main(["evaluate", str(out / "checkpoint.safetensors")]) == 0
     assert "accuracy" in capsys.readouterr().out
     from PIL import Image
 
     img = np.full((40, 36), 255, np.uint8)
     img[8:32, 16:20] = 0  # a dark "1" on white
     Image.fromarray(img).save(tmp_path / "one.png")
-    assert main(["predict", str(out / "checkpoint.npz"), str(tmp_path / "one.png")]) == 0
+    assert main(["predict", str(out / "checkpoint.safetensors"), str(tmp_path / "one.png")]) == 0
     assert "predicted" in capsys.readouterr().out
+
+
+def test_a_run_directory_from_before_safetensors_resumes(tmp_path, capsys):
+    """Runs written before the switch hold checkpoint.npz: --resume and evaluate still read it, a
+    new run refuses to clobber it, and the resumed run saves checkpoint.safetensors."""
+    out = tmp_path / "old"
+    argv = ["train", "mlp", "--dataset", "fakedata", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    new = out / "checkpoint.safetensors"
+    gb.save(gb.load(new), out / "checkpoint.npz")  # what the old trainer wrote
+    new.unlink()
+    assert main(argv) == 2 and "checkpoint.npz exists" in capsys.readouterr().err
+    assert main(["evaluate", str(out / "checkpoint.npz")]) == 0
+    assert main([*argv, "--epochs", "2", "--resume"]) == 0
+    assert "resuming from" in capsys.readouterr().out and gb.load(new)["epoch"] == 2
+    assert new.read_bytes()[8:9] == b"{"  # a safetensors header, not a zip
 
 
 def test_cli_bad_input_names_the_problem(tmp_path, capsys):
@@ -181,7 +199,7 @@ def test_cli_bad_input_names_the_problem(tmp_path, capsys):
     assert "bad.npz: corrupt or truncated" in capsys.readouterr().err
     # a checkpoint whose weights belong to another architecture
     assert main(["train", "mlp", "--dataset", "fakedata", "--out", str(tmp_path / "m"), "--no-progress"]) == 0
-    ck = gb.load(tmp_path / "m" / "checkpoint.npz")
+    ck = gb.load(tmp_path / "m" / "checkpoint.safetensors")
     ck["config"]["model"], ck["config"]["model_kwargs"] = (
         "lenet5",
         {"num_classes": 10, "in_channels": 1, "image_size": 28},
@@ -218,7 +236,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path, capsys, monkeypat
     code = main([*args, "--no-progress"])
     assert code == 130
     assert "interrupted: checkpoint saved" in capsys.readouterr().out
-    ck = gb.load(out / "checkpoint.npz")
+    ck = gb.load(out / "checkpoint.safetensors")
     assert (ck["epoch"], ck["batch"]) == (0, 5)  # stopped between batches, right after the fifth
     # no temporary files left; .lock is the run directory's lock file (kept: see gradbox/train/runlock.py)
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".lock"]

@@ -79,11 +79,11 @@ def _run(tmp_path, epochs=1, callbacks=()):
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning", "ignore:invalid value encountered:RuntimeWarning")
 def test_divergence_stops_with_a_clear_error_and_keeps_the_last_finite_checkpoint(tmp_path):
     trainer = _run(tmp_path)
-    before = gb.load(tmp_path / "checkpoint.npz")
+    before = gb.load(tmp_path / "checkpoint.safetensors")
     trainer.optimizer.param_groups[0]["lr"] = 3e38  # the next steps overflow float32
     with pytest.raises(TrainingDivergedError, match="training diverged"):
         trainer.fit(10)
-    after = gb.load(tmp_path / "checkpoint.npz")
+    after = gb.load(tmp_path / "checkpoint.safetensors")
     assert after["epoch"] == before["epoch"] == 1
     for k, v in after["model"].items():
         assert np.isfinite(v.numpy()).all() and np.array_equal(v.numpy(), before["model"][k].numpy())
@@ -99,7 +99,7 @@ def test_divergence_on_the_last_step_of_an_epoch_is_caught_before_saving(tmp_pat
 
     with pytest.raises(TrainingDivergedError, match="weights became infinite or NaN during epoch 2"):
         _run(tmp_path, epochs=2, callbacks=[Overflow()])
-    assert gb.load(tmp_path / "checkpoint.npz")["epoch"] == 1
+    assert gb.load(tmp_path / "checkpoint.safetensors")["epoch"] == 1
     assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 1
 
 
@@ -124,7 +124,7 @@ def test_a_second_training_into_a_busy_run_directory_is_refused_naming_the_other
         assert main([*QUICK, "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert f"{out} is in use by a training run (pid {os.getpid()})" in err
-    assert not (out / "checkpoint.npz").exists()
+    assert not (out / "checkpoint.safetensors").exists()
     assert main([*QUICK, "--out", str(out)]) == 0  # free again
 
 
@@ -154,7 +154,7 @@ def test_sigterm_checkpoints_like_ctrl_c(tmp_path, capsys, monkeypatch):
     out = tmp_path / "r"
     assert main([*QUICK[:4], "--epochs", "50", "--batch-size", "8", "--no-progress", "--out", str(out)]) == 143
     assert "interrupted: checkpoint saved" in capsys.readouterr().out
-    assert (gb.load(out / "checkpoint.npz")["epoch"], gb.load(out / "checkpoint.npz")["batch"]) == (0, 3)
+    assert (gb.load(out / "checkpoint.safetensors")["epoch"], gb.load(out / "checkpoint.safetensors")["batch"]) == (0, 3)
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
@@ -176,7 +176,7 @@ def test_a_second_ctrl_c_right_after_the_optimizer_step_keeps_counter_and_weight
     out = tmp_path / "r"
     assert main([*QUICK[:4], "--epochs", "50", "--batch-size", "8", "--no-progress", "--out", str(out)]) == 130
     assert "interrupted: checkpoint saved" in capsys.readouterr().out
-    assert gb.load(out / "checkpoint.npz")["batch"] == len(steps) == 4
+    assert gb.load(out / "checkpoint.safetensors")["batch"] == len(steps) == 4
 
 
 def _signal_after(monkeypatch, signals, after_batches):
@@ -202,12 +202,12 @@ def test_evaluate_never_writes_where_a_checkpoint_says(tmp_path, capsys, monkeyp
     """A checkpoint's recorded data root (here a planted path) is not where evaluate reads and writes."""
     out = tmp_path / "r"
     assert main(["train", "mlp", "--dataset", "digits", "--no-progress", "--out", str(out), "--data-root", str(tmp_path / "data")]) == 0
-    ck = gb.load(out / "checkpoint.npz")
+    ck = gb.load(out / "checkpoint.safetensors")
     ck["config"]["data_root"] = str(tmp_path / "a" / "b" / ".." / ".." / "planted")
-    gb.save(ck, out / "checkpoint.npz")
+    gb.save(ck, out / "checkpoint.safetensors")
     monkeypatch.chdir(tmp_path)
     capsys.readouterr()
-    assert main(["evaluate", str(out / "checkpoint.npz")]) == 0
+    assert main(["evaluate", str(out / "checkpoint.safetensors")]) == 0
     assert not (tmp_path / "planted").exists()
     # and a resume may not move the data root behind the user's back
     assert main(["train", "mlp", "--dataset", "digits", "--no-progress", "--out", str(out), "--resume"]) == 2
@@ -226,7 +226,7 @@ def _png_header(path, w, h):
 def digits_checkpoint(tmp_path_factory):
     out = tmp_path_factory.mktemp("predict") / "r"
     assert main(["train", "lenet5", "--dataset", "fakedata", "--no-progress", "--out", str(out)]) == 0
-    return out / "checkpoint.npz"
+    return out / "checkpoint.safetensors"
 
 
 def test_predict_refuses_a_blank_image_and_reads_a_transparent_one(tmp_path, capsys, digits_checkpoint):
@@ -259,7 +259,7 @@ def test_a_training_checkpoint_loads_in_a_fresh_process(tmp_path):
     assert main([*QUICK, "--out", str(out)]) == 0
     code = textwrap.dedent(f"""
         import gradbox as gb
-        ck = gb.load({str(out / 'checkpoint.npz')!r})
+        ck = gb.load({str(out / 'checkpoint.safetensors')!r})
         print(ck["epoch"], sorted(p.name for p in __import__("pathlib").Path({str(out)!r}).iterdir()))
     """)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

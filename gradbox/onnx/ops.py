@@ -33,6 +33,9 @@ UNEXPORTABLE: dict[str, str] = {
     "only F.batch_norm(..., training=True) called directly reaches it: pass training=False",
     "SoftmaxCrossEntropy": "a loss (it needs the targets): export the model, and compute the loss outside the graph",
     "IndexPut": "an assignment into a tensor (t[idx] = v): build the result out of place (cat, where) to export it",
+    "CustomFunctionNode": "a user's gb.autograd.Function: its forward is arbitrary Python on arrays, which has no "
+    "ONNX form; write it with gradbox ops (or the layer it stands for) to export it",
+    "CustomOutput": "an output of a user's gb.autograd.Function (see CustomFunctionNode)",
     "ConvWeight": _BACKWARD,
     "IndexAdd": _BACKWARD,
     "ScatterAdd": _BACKWARD,

@@ -2,15 +2,25 @@
 
 from gradbox.train.plots import plot_curves
 from gradbox.train.runlock import RunDirectoryBusyError, RunLock
-from gradbox.train.trainer import Callback, Trainer, TrainingDivergedError, TrainingInterrupted, fit
+from gradbox.train.trainer import (
+    CHECKPOINT_NAME,
+    Callback,
+    Trainer,
+    TrainingDivergedError,
+    TrainingInterrupted,
+    existing_checkpoint,
+    fit,
+)
 
 __all__ = [
+    "CHECKPOINT_NAME",
     "Callback",
     "RunDirectoryBusyError",
     "RunLock",
     "Trainer",
     "TrainingDivergedError",
     "TrainingInterrupted",
+    "existing_checkpoint",
     "fit",
     "plot_curves",
 ]

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 import gradbox as gb
 from gradbox.autograd.grad_mode import no_grad
 from gradbox.random import Generator
-from gradbox.serialization import load, save
+from gradbox.serialization import CheckpointError, load, save
 from gradbox.train.plots import plot_curves
 from gradbox.utils.data import DataLoader, RandomSampler
 
@@ -61,6 +61,20 @@ class Callback:
 
 def _accuracy_count(out, y) -> int:
     return int((out._data.argmax(1) == y._data).sum())
+
+
+
+CHECKPOINT_NAME = "checkpoint.safetensors"  # a safetensors file: tensors + the run's structure as JSON metadata
+LEGACY_CHECKPOINT_NAME = "checkpoint.npz"  # what runs wrote before; still read, never written
+
+
+def existing_checkpoint(out_dir: Path) -> Path | None:
+    """The checkpoint a run directory holds: checkpoint.safetensors, else an older run's
+    checkpoint.npz, else None."""
+    for name in (CHECKPOINT_NAME, LEGACY_CHECKPOINT_NAME):
+        if (out_dir / name).exists():
+            return out_dir / name
+    return None
 
 
 class Trainer:
@@ -107,7 +121,8 @@ class Trainer:
     # ---- files ----------------------------------------------------------------------------
     @property
     def checkpoint_path(self) -> Path | None:
-        return None if self.out_dir is None else self.out_dir / "checkpoint.npz"
+        """Where this run saves: ``out_dir/checkpoint.safetensors``."""
+        return None if self.out_dir is None else self.out_dir / CHECKPOINT_NAME
 
     def state(self) -> dict[str, Any]:
         return {
@@ -135,8 +150,17 @@ class Trainer:
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
         ck = load(path)
-        if ck.get("format") != "gradbox-checkpoint/1":
-            raise ValueError(f"{path}: not a gradbox training checkpoint")
+        fields = ("config", "model", "optimizer", "scheduler", "epoch", "batch", "partial", "shuffle_state")
+        fields += ("rng_state", "history", "steps", "window")
+        if not isinstance(ck, dict) or ck.get("format") != "gradbox-checkpoint/1":
+            found = f"format {ck.get('format')!r}" if isinstance(ck, dict) else f"a {type(ck).__name__}"
+            raise CheckpointError(
+                f"{path}: not a gradbox training checkpoint: expected a dict of format 'gradbox-checkpoint/1', "
+                f"found {found} (a state_dict loads with model.load_state_dict(gb.load(path)))"
+            )
+        missing = [k for k in fields if k not in ck]
+        if missing:
+            raise CheckpointError(f"{path}: a training checkpoint without {', '.join(missing)}")
         try:
             self.model.load_state_dict(ck["model"])
         except RuntimeError as e:
@@ -338,7 +362,8 @@ def fit(
 ) -> list[dict]:
     """Train for ``epochs`` epochs; returns the per-epoch metrics (epoch, train_loss, train_acc,
     val_loss, val_acc, seconds, lr). With ``out_dir``: metrics.jsonl, curves.png and
-    checkpoint.npz there; ``resume=True`` continues from that checkpoint."""
+    checkpoint.safetensors there; ``resume=True`` continues from that checkpoint (or from the
+    checkpoint.npz of a run written before gradbox 0.2's safetensors checkpoints)."""
     trainer = Trainer(
         model,
         optimizer,
@@ -353,7 +378,8 @@ def fit(
         progress,
     )
     if resume:
-        if trainer.checkpoint_path is None or not trainer.checkpoint_path.exists():
+        found = None if out_dir is None else existing_checkpoint(Path(out_dir))
+        if found is None:
             raise FileNotFoundError(f"resume: no checkpoint at {trainer.checkpoint_path}")
-        trainer.load_checkpoint(trainer.checkpoint_path)
+        trainer.load_checkpoint(found)
     return trainer.fit(epochs)
