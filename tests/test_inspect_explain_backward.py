@@ -15,30 +15,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from golden_files import golden  # tests/golden_files.py
 
 import gradbox as gb
 from gradbox.inspect import explain_rules, expression
 from gradbox.nn import functional as F
-
-GOLDEN = Path(__file__).parent / "golden" / "explain"
-REGENERATE = os.environ.get("GRADBOX_REGENERATE_GOLDEN") == "1"
-
-
-def golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if REGENERATE:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    assert path.exists(), f"missing golden file {path}: run with GRADBOX_REGENERATE_GOLDEN=1"
-    assert text == path.read_text(), f"{name} differs from its golden file (regenerate if the change is intended)"
-
 
 EXPRESSIONS = {
     "product": ("(x*y)*z", {"x": -2, "y": 5, "z": 3}),

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import re
-from pathlib import Path
 
 import pytest
+from golden_files import golden  # tests/golden_files.py
 
 import gradbox as gb
 from gradbox import nn
@@ -27,17 +26,6 @@ from gradbox.vision.models.googlenet import Inception
 from gradbox.vision.models.resnet import Bottleneck
 
 costs_module = importlib.import_module("gradbox.inspect.explain_costs")  # the package exports its function by that name
-GOLDEN = Path(__file__).parent / "golden" / "explain"
-REGENERATE = os.environ.get("GRADBOX_REGENERATE_GOLDEN") == "1"
-
-
-def golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if REGENERATE:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    assert path.exists(), f"missing golden file {path}: run with GRADBOX_REGENERATE_GOLDEN=1"
-    assert text == path.read_text(), f"{name} differs from its golden file (regenerate if the change is intended)"
 
 
 def resnext_block() -> nn.Module:
