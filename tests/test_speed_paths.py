@@ -46,6 +46,39 @@ def test_chunked_conv_paths_match_serial_and_torch(monkeypatch, n, stride, paddi
         np.testing.assert_allclose(ours, ref.detach().numpy(), rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("padding,dilation", [(0, 1), (1, 1), (2, 2)])
+@pytest.mark.parametrize("n", [1, 5])
+def test_conv_sample_blocks_match_whole_matrix_and_torch(monkeypatch, n, padding, dilation):
+    """Large wide convolutions make their columns a block of samples at a time (conv.FOLD_BYTES),
+    forced here on tiny arrays: the output and input gradient bit-identical to the whole-matrix
+    path, the weight gradient (block products summed) equal to rounding, all equal to PyTorch."""
+    from gradbox.ops import conv
+
+    rng = np.random.default_rng(n + 10 * padding)
+    x = rng.standard_normal((n, 3, 9, 8))
+    w, b = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+
+    def step():
+        xt, wt, bt = (gb.tensor(a, requires_grad=True) for a in (x, w, b))
+        y = F.conv2d(xt, wt, bt, padding=padding, dilation=dilation)
+        (y * y).sum().backward()
+        return [a.detach().numpy() for a in (y, xt.grad, wt.grad, bt.grad)]
+
+    whole = step()
+    monkeypatch.setattr(conv, "COLS_CACHE_BYTES", 0)
+    for fold in (1, 2 * 27 * 8 * 9 * 8):  # one sample per block; two samples per block
+        monkeypatch.setattr(conv, "FOLD_BYTES", fold)
+        blocks = step()
+        for i in (0, 1, 3):
+            np.testing.assert_array_equal(blocks[i], whole[i])
+        np.testing.assert_allclose(blocks[2], whole[2], rtol=1e-13, atol=1e-13)
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    y = torch.nn.functional.conv2d(xt, wt, bt, padding=padding, dilation=dilation)
+    (y * y).sum().backward()
+    for ours, ref in zip(blocks, (y, xt.grad, wt.grad, bt.grad)):
+        np.testing.assert_allclose(ours, ref.detach().numpy(), rtol=1e-10, atol=1e-10)
+
+
 def test_chunked_calls_cover_the_range_once():
     seen = []
     old = _parallel.set_threads(3)
