@@ -132,3 +132,84 @@ def test_batchnorm_array_backward_matches_graph_backward_and_torch(affine):
     ref = torch.autograd.grad((tbn(tx) * torch.tensor(up)).sum(), [tx, *tbn.parameters()])
     for ours, r in zip(grads[0], ref):
         np.testing.assert_allclose(ours, r.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def _bn_step(x, up, affine):
+    bn = gb.nn.BatchNorm2d(x.shape[1], affine=affine)
+    if x.dtype == np.float64:
+        bn = bn.double()
+    xt = gb.tensor(x, requires_grad=True)
+    y = bn(xt)
+    gx, *gw = gb.autograd.grad((y * gb.tensor(up)).sum(), [xt, *bn.parameters()])
+    return [a.detach().numpy() for a in (y, gx, *gw, bn.running_mean, bn.running_var)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batchnorm_blas_statistics_match_plain_reductions_and_torch(monkeypatch, dtype, affine):
+    """BatchNormTrain's per-channel sums as BLAS dot products (gradbox/ops/normalization.py) against
+    the plain NumPy reductions (forced by emptying _BLAS_DTYPES) and PyTorch, on an input with a
+    large offset (the variance is centred, not E[x^2] - mean^2) and a 3-D input."""
+    from gradbox.ops import normalization
+
+    rng = np.random.default_rng(7)
+    tol = 1e-10 if dtype == np.float64 else 2e-4
+    for shape in ((6, 3, 5, 7), (4, 3, 9)):
+        x = (rng.standard_normal(shape) * 0.5 + 300.0).astype(dtype)
+        up = rng.standard_normal(shape).astype(dtype)
+        if len(shape) == 3:
+            x, up = x[..., None], up[..., None]  # BatchNorm2d on (N, C, L, 1)
+        fast = _bn_step(x, up, affine)
+        with monkeypatch.context() as m:
+            m.setattr(normalization, "_BLAS_DTYPES", ())
+            plain = _bn_step(x, up, affine)
+        for f, p in zip(fast, plain):
+            assert f.dtype == p.dtype
+            np.testing.assert_allclose(f, p, rtol=tol, atol=tol)
+        tbn = torch.nn.BatchNorm2d(shape[1], affine=affine).to(torch.float64 if dtype == np.float64 else torch.float32)
+        tx = torch.tensor(x, requires_grad=True)
+        ty = tbn(tx)
+        ref = torch.autograd.grad((ty * torch.tensor(up)).sum(), [tx, *tbn.parameters()])
+        for ours, r in zip(fast, (ty, *ref, tbn.running_mean, tbn.running_var)):
+            np.testing.assert_allclose(ours, r.detach().numpy(), rtol=tol, atol=tol)
+
+
+def _pool_step(x, up, kernel, stride, padding, dilation):
+    xt = gb.tensor(x, requires_grad=True)
+    y, idx = F.max_pool2d(xt, kernel, stride, padding, dilation, return_indices=True)
+    (y * gb.tensor(up)).sum().backward()
+    return [y.detach().numpy(), idx.numpy(), xt.grad.numpy()]
+
+
+@pytest.mark.parametrize(
+    "kernel,stride,padding,dilation", [(2, 2, 0, 1), (3, 2, 1, 1), (2, 3, 1, 1), (3, 3, 0, 2), ((2, 3), (2, 1), (1, 0), 1)]
+)
+def test_maxpool_window_stack_matches_strided_views_and_torch(monkeypatch, kernel, stride, padding, dilation):
+    """MaxPool's contiguous window stack (gradbox/ops/pool.py, STACK_FACTOR) against the strided
+    per-offset views (forced by STACK_FACTOR = 0) and PyTorch: values, return_indices and the
+    gradient, on small integers (many ties: the first maximum wins), with and without NaNs."""
+    from gradbox.ops import pool
+
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 3, (3, 4, 9, 11)).astype(np.float64)
+    xn = x.copy()
+    xn[0, 0, 0, :4] = np.nan
+    xn[1, 2, 3:7, 5] = np.nan
+    for data in (x, xn):
+        ty, tidx = torch.nn.functional.max_pool2d(
+            torch.tensor(data, requires_grad=True), kernel, stride, padding, dilation, return_indices=True
+        )
+        up = rng.standard_normal(ty.shape)
+        tx = torch.tensor(data, requires_grad=True)
+        ty = torch.nn.functional.max_pool2d(tx, kernel, stride, padding, dilation)
+        (ty * torch.tensor(up)).sum().backward()
+        stacked = _pool_step(data, up, kernel, stride, padding, dilation)
+        with monkeypatch.context() as m:
+            m.setattr(pool, "STACK_FACTOR", 0)
+            strided = _pool_step(data, up, kernel, stride, padding, dilation)
+        for a, b in zip(stacked, strided):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(stacked[0], ty.detach().numpy())
+        if data is x:  # PyTorch's index (and so its gradient) among several NaNs is its own
+            np.testing.assert_array_equal(stacked[1], tidx.numpy())
+            np.testing.assert_allclose(stacked[2], tx.grad.numpy(), rtol=1e-12, atol=1e-12)

@@ -22,6 +22,10 @@ from gradbox.ops.shape import movedim, pad, squeeze, unsqueeze
 from gradbox.ops.window import check_positive, ntuple, offset_slices, pad_spatial, pool_geometry, windows
 from gradbox.tensor import Tensor
 
+# the contiguous window stack of MaxPool is used while it is at most this many times the
+# padded input (always for non-overlapping windows, 2.25x for 3x3 stride-2 pools)
+STACK_FACTOR = 2.5
+
 
 class MaxPool(Function):
     math = OpMath(
@@ -32,18 +36,32 @@ class MaxPool(Function):
 
     def forward(self, x, kernel, stride, dilation, pads, out):
         xp = pad_spatial(x, pads, -np.inf)
-        views = [xp[(slice(None), slice(None), *sl)] for _, sl in offset_slices(kernel, stride, dilation, out)]
-        best = views[0].copy()
-        for v in views[1:]:
+        k = math.prod(kernel)
+        if k * math.prod(out) * x.shape[0] * x.shape[1] <= STACK_FACTOR * xp.size:
+            # the windows copied once into a contiguous (K, N, C, *out) stack: the 2K - 2 max and
+            # compare passes below then run on contiguous rows instead of stride-s views (~7x
+            # faster each): forward 2.45/1.42/1.05 -> 1.75/0.92/0.69 ms for 2x2 pools of (64, C,
+            # H, H) float32, C, H = 32, 32 / 64, 16 / 128, 8; 18 -> 12 ms for 3x3 stride 2 pad 1
+            # on (64, 64, 32, 32). (The backward's strided writes stay: a copy of a gradient
+            # stack into the windows of dL/dx measured 3x slower.)
+            win = windows(xp, kernel, stride, dilation, out)
+            d = len(kernel)
+            stack = np.ascontiguousarray(np.moveaxis(win, tuple(range(-d, 0)), tuple(range(d))))
+            views = list(stack.reshape(k, *win.shape[: 2 + d]))
+        else:
+            views = [xp[(slice(None), slice(None), *sl)] for _, sl in offset_slices(kernel, stride, dilation, out)]
+        best = np.maximum(views[0], views[1]) if k > 1 else views[0].copy()
+        for v in views[2:]:
             np.maximum(best, v, out=best)
         # index of the first offset holding the maximum: offsets visited last to first, each
         # setting arg = j where it holds the maximum (branch-free: arg -= (arg - j) * hit; a
-        # masked copyto or np.where on a random mask is ~5x slower), so the first one wins
-        arg = np.zeros(best.shape, dtype=np.int8 if len(views) < 128 else np.int32)
+        # masked copyto or np.where on a random mask is ~5x slower), so the first one wins; the
+        # last offset needs no compare (some offset holds the maximum, or the NaN)
+        arg = np.full(best.shape, k - 1, dtype=np.int8 if k < 128 else np.int32)
         hit = np.empty(best.shape, dtype=bool)
         tmp = np.empty(best.shape, dtype=arg.dtype)
         has_nan = best.dtype.kind == "f" and np.isnan(best).any()
-        for j in range(len(views) - 1, -1, -1):
+        for j in range(len(views) - 2, -1, -1):
             np.equal(views[j], best, out=hit)
             if has_nan:
                 hit |= np.isnan(views[j])
