@@ -16,7 +16,7 @@ from gradbox.autograd.function import Function
 from gradbox.autograd.opmath import OpMath, op
 from gradbox.ops._more import default_float, with_out, write_out, zeros_like_grad
 from gradbox.ops._util import as_tensor, binary, const, promote
-from gradbox.ops.elementwise import div, exp, log, mul, sub, where
+from gradbox.ops.elementwise import _no_grad, div, exp, log, mul, sub, where
 from gradbox.ops.elementwise import pow as _pow
 from gradbox.tensor import Tensor
 
@@ -115,6 +115,34 @@ class Fmod(Function):
     def backward(self, g):
         a, b = self.inputs
         return g, -g * const(np.trunc(a._data / b._data))
+
+
+class Remainder(Function):
+    math = OpMath(
+        "y = a - b * floor(a / b) (the sign of b, as Python's %)",
+        grads=("g", "-g * floor(a / b)"),
+        inputs=("a", "b"),
+        note="floor(a / b) is piecewise constant: its own derivative is 0 wherever it is defined, as in PyTorch.",
+    )
+    save_inputs = True
+
+    def forward(self, a, b):
+        with np.errstate(divide="ignore", invalid="ignore"):  # IEEE inf/nan for a zero divisor, as in PyTorch
+            return np.remainder(a, b)
+
+    def backward(self, g):
+        a, b = self.inputs
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = np.floor(a._data / b._data)
+        return g, -g * const(q)
+
+
+@op(Remainder, summary="Remainder of a / b with the sign of b (Python's %); integers give integers.")
+def remainder(a, b) -> Tensor:
+    x, y = binary("remainder", a, b)
+    if x._data.dtype.kind == "f" and (x.requires_grad or y.requires_grad):
+        return Remainder.apply(x, y)
+    return _no_grad(x, y, "remainder", None, np.remainder)
 
 
 class FMaxMin(Function):

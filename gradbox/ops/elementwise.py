@@ -399,34 +399,6 @@ def floor_divide(a, b) -> Tensor:
     return _no_grad(a, b, "floor_divide", None, np.floor_divide)
 
 
-class Remainder(Function):
-    math = OpMath(
-        "y = a - b * floor(a / b) (the sign of b, as Python's %)",
-        grads=("g", "-g * floor(a / b)"),
-        inputs=("a", "b"),
-        note="floor(a / b) is piecewise constant: its own derivative is 0 wherever it is defined, as in PyTorch.",
-    )
-    save_inputs = True
-
-    def forward(self, a, b):
-        with np.errstate(divide="ignore", invalid="ignore"):  # IEEE inf/nan for a zero divisor, as in PyTorch
-            return np.remainder(a, b)
-
-    def backward(self, g):
-        a, b = self.inputs
-        with np.errstate(divide="ignore", invalid="ignore"):
-            q = np.floor(a._data / b._data)
-        return g, -g * const(q)
-
-
-@op(Remainder, summary="Remainder of a / b with the sign of b (Python's %); integers give integers.")
-def remainder(a, b) -> Tensor:
-    x, y = binary("remainder", a, b)
-    if x._data.dtype.kind == "f" and (x.requires_grad or y.requires_grad):
-        return Remainder.apply(x, y)
-    return _no_grad(x, y, "remainder", None, np.remainder)
-
-
 @op(
     OpMath(
         "y = x^e",
