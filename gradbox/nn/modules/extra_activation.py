@@ -7,17 +7,9 @@ import numpy as np
 
 from gradbox import _dtype
 from gradbox.nn import functional as F
+from gradbox.nn.modules.activation import _Inplace  # the inplace flag and its repr, shared
 from gradbox.nn.modules.module import Module
 from gradbox.nn.parameter import Parameter
-
-
-class _Inplace(Module):
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def extra_repr(self) -> str:
-        return "inplace=True" if self.inplace else ""
 
 
 class SELU(_Inplace):
