@@ -31,7 +31,8 @@ class MaxPool(Function):
     math = OpMath(
         "y[p] = max of x over window p",
         grads=("g[p] put at the argmax of window p, summed where windows overlap",),
-        note="NaN wins the max, and the first maximum takes the gradient on ties, as in PyTorch.",
+        note="NaN wins the max (the last NaN of a window takes the gradient), and otherwise the first maximum takes it "
+        "on ties, as in PyTorch.",
     )
 
     def forward(self, x, kernel, stride, dilation, pads, out):
@@ -63,11 +64,15 @@ class MaxPool(Function):
         has_nan = best.dtype.kind == "f" and np.isnan(best).any()
         for j in range(len(views) - 2, -1, -1):
             np.equal(views[j], best, out=hit)
-            if has_nan:
-                hit |= np.isnan(views[j])
             np.subtract(arg, j, out=tmp)
             tmp *= hit
             arg -= tmp
+        if has_nan:  # a window holding NaN: as in PyTorch its LAST NaN takes the index and the gradient
+            for j, v in enumerate(views):
+                np.isnan(v, out=hit)
+                np.subtract(arg, j, out=tmp)
+                tmp *= hit
+                arg -= tmp
         self.arg, self.geometry, self.xp_shape, self.pads = arg, (kernel, stride, dilation, out), xp.shape, pads
         return best
 
