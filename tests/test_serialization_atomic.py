@@ -108,7 +108,11 @@ WRITER = """
 import sys
 import numpy as np
 import gradbox as gb
-path, k, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+import time
+from pathlib import Path
+path, k, n, ready = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
+while not ready.exists():  # start writing once the reader is reading (its imports take a while)
+    time.sleep(0.01)
 for i in range(n):
     v = k * 1000 + i
     gb.save({"version": [k, i], "w": gb.tensor(np.full((64, 1024), v, np.float32)), "b": gb.full((7,), float(v))}, path)
@@ -119,8 +123,10 @@ import sys, time
 from pathlib import Path
 import numpy as np
 import gradbox as gb
-path, stop = sys.argv[1], Path(sys.argv[2])
+path, stop, ready = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 seen, errors = set(), []
+gb.load(path)
+ready.touch()
 while True:
     last = stop.exists()
     try:
@@ -144,8 +150,9 @@ for e in errors[:5]:
 def test_three_writers_and_a_reader_on_one_path(tmp_path):
     path, stop, n = tmp_path / "shared.safetensors", tmp_path / "stop", 25
     gb.save({"version": [0, 0], "w": gb.zeros(64, 1024), "b": gb.zeros(7)}, path)  # (k=0, i=0: v=0)
-    reader = python(READER, str(path), str(stop), stdout=subprocess.PIPE)
-    writers = [python(WRITER, str(path), str(k), str(n)) for k in (1, 2, 3)]
+    ready = tmp_path / "ready"
+    reader = python(READER, str(path), str(stop), str(ready), stdout=subprocess.PIPE)
+    writers = [python(WRITER, str(path), str(k), str(n), str(ready)) for k in (1, 2, 3)]
     try:
         assert [w.wait(timeout=300) for w in writers] == [0, 0, 0]
     finally:
@@ -160,7 +167,7 @@ def test_three_writers_and_a_reader_on_one_path(tmp_path):
     assert int(seen) >= 2  # it read while they wrote
     final = gb.load(path)
     assert final["version"] in ([1, n - 1], [2, n - 1], [3, n - 1])  # the last save of one of them
-    assert temporaries(tmp_path) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["shared.safetensors", "stop"]
+    assert temporaries(tmp_path) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["ready", "shared.safetensors", "stop"]
 
 
 def test_a_reader_keeps_the_version_it_opened(tmp_path, monkeypatch):
