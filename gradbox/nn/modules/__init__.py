@@ -80,7 +80,7 @@ from gradbox.nn.modules.pooling import (
     MaxPool2d,
 )
 from gradbox.nn.modules.sparse import Embedding
-from gradbox.nn.modules.vision import (  # AdaptiveMaxPool1d/2d here: they honour return_indices
+from gradbox.nn.modules.vision import (  # the adaptive max pools (they honour return_indices)
     AdaptiveAvgPool3d,
     AdaptiveMaxPool1d,
     AdaptiveMaxPool2d,

@@ -131,11 +131,3 @@ class AdaptiveAvgPool2d(_AdaptivePool):
     """Average over windows that tile the input into output_size cells."""
 
     _fn = staticmethod(F.adaptive_avg_pool2d)
-
-
-class AdaptiveMaxPool1d(_AdaptivePool):
-    _fn = staticmethod(F.adaptive_max_pool1d)
-
-
-class AdaptiveMaxPool2d(_AdaptivePool):
-    _fn = staticmethod(F.adaptive_max_pool2d)
