@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from gradbox import _dtype
-
-_threads = [os.cpu_count() or 1]
+from gradbox.ops import _parallel
 
 
 def finfo(dtype=None) -> np.finfo:
@@ -28,18 +25,13 @@ def iinfo(dtype) -> np.iinfo:
 
 
 def set_num_threads(n: int) -> None:
-    """Threads for matrix products (NumPy's BLAS), through threadpoolctl when it is installed;
-    elsewhere set OMP_NUM_THREADS / OPENBLAS_NUM_THREADS before starting Python."""
-    if not isinstance(n, int) or n < 1:
+    """Threads for intra-op parallelism: the blocks a large op is split into, each with a
+    single-threaded BLAS product (gradbox/ops/_parallel.py). The default is the number of CPUs
+    (or ``GRADBOX_THREADS``)."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
-    try:
-        from threadpoolctl import threadpool_limits  # optional: deferred, and absent without scikit-learn
-    except ImportError:
-        pass
-    else:
-        threadpool_limits(n)
-    _threads[0] = n
+    _parallel.set_threads(n)
 
 
 def get_num_threads() -> int:
-    return _threads[0]
+    return _parallel.threads

@@ -1,6 +1,8 @@
 """The fast paths of the convolution and linear ops against the plain NumPy path and PyTorch:
-the chunked multi-threaded copies (gradbox/ops/_parallel.py, forced on for small arrays here)
-must give bit-identical results to the serial path, and the long-K operand order of
+the blocks of samples run in parallel (gradbox/ops/_parallel.py, forced on for small arrays
+here) must give the serial path's outputs and gradients to rounding (BLAS may round a block's
+product differently from the whole one's: a narrower matrix can take another edge kernel; the
+weight gradient is a sum of the blocks' products), and the long-K operand order of
 ``gemm`` (gradbox/ops/_kernels.py) the same products as ``a @ b``."""
 
 import numpy as np
@@ -35,8 +37,9 @@ def test_chunked_conv_paths_match_serial_and_torch(monkeypatch, n, stride, paddi
         monkeypatch.setattr(_parallel, "MIN_BYTES", 0)  # force the threaded split on tiny arrays
         for threads in (2, 3):
             _parallel.set_threads(threads)
-            for s, p in zip(serial, _conv_step(x, w, b, padding, stride)):
-                np.testing.assert_array_equal(p, s)
+            split = _conv_step(x, w, b, padding, stride)
+            for p, s in zip(split, serial):
+                np.testing.assert_allclose(p, s, rtol=1e-13, atol=1e-13)
     finally:
         _parallel.set_threads(old)
     xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
@@ -214,3 +217,147 @@ def test_maxpool_window_stack_matches_strided_views_and_torch(monkeypatch, kerne
         # indices and gradient as PyTorch's, NaN windows included (there the last NaN takes them)
         np.testing.assert_array_equal(stacked[1], tidx.numpy())
         np.testing.assert_allclose(stacked[2], tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def _layer_step(layer, x, up, grad_of_params=True):
+    xt = gb.tensor(x, requires_grad=True)
+    params = list(layer.parameters()) if grad_of_params else []
+    out = layer(xt)
+    grads = gb.autograd.grad((out * gb.tensor(up)).sum(), [xt, *params])
+    return [out.detach().numpy(), *(g.numpy() for g in grads)]
+
+
+def _torch_layer(name):
+    return {
+        "relu": torch.nn.ReLU(),
+        "bn": torch.nn.BatchNorm2d(5).double(),
+        "pool2": torch.nn.MaxPool2d(2),
+        "pool3": torch.nn.MaxPool2d(3, stride=2, padding=1),
+    }[name]
+
+
+@pytest.mark.parametrize("name", ["relu", "bn", "pool2", "pool3"])
+@pytest.mark.parametrize("threads", [2, 3])
+def test_split_elementwise_batchnorm_and_pool_match_serial_and_torch(monkeypatch, name, threads):
+    """ReLU, batch norm (channels split) and max-pool (samples split) over the threads, forced
+    on for small arrays: equal to the serial pass and to PyTorch, forward and backward."""
+    layer = {
+        "relu": gb.nn.ReLU(),
+        "bn": gb.nn.BatchNorm2d(5).double(),
+        "pool2": gb.nn.MaxPool2d(2),
+        "pool3": gb.nn.MaxPool2d(3, stride=2, padding=1),
+    }[name]
+    rng = np.random.default_rng(threads)
+    x = rng.standard_normal((7, 5, 6, 8))
+    x[0, 0, :2, :2] = 1.5  # a tie inside a pooling window: the first maximum takes the gradient
+    up = rng.standard_normal(layer(gb.tensor(x)).shape)
+    old = _parallel.set_threads(1)
+    try:
+        serial = _layer_step(layer, x, up)
+        monkeypatch.setattr(_parallel, "MIN_BYTES", 0)
+        _parallel.set_threads(threads)
+        splits, real_run = [], _parallel.run
+        monkeypatch.setattr(_parallel, "run", lambda fn, blocks: (splits.append(len(blocks)), real_run(fn, blocks)))
+        split = _layer_step(layer, x, up)
+    finally:
+        _parallel.set_threads(old)
+    assert sum(n > 1 for n in splits) >= 2  # the forward and the backward both split
+    for s, p in zip(serial, split):
+        np.testing.assert_allclose(p, s, rtol=1e-13, atol=1e-13)
+    tl = _torch_layer(name)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = tl(tx)
+    ref = [ty, *torch.autograd.grad((ty * torch.tensor(up)).sum(), [tx, *tl.parameters()])]
+    for ours, r in zip(split, ref):
+        np.testing.assert_allclose(ours, r.detach().numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("m,k,n", [(9, 40, 5), (3, 40, 11), (64, 300, 64)])
+def test_gemm_split_over_threads_gives_the_same_product(monkeypatch, m, k, n):
+    from gradbox.ops import _kernels
+
+    rng = np.random.default_rng(m)
+    a, b = rng.standard_normal((m, k)), rng.standard_normal((n, k)).T
+    monkeypatch.setattr(_kernels, "SPLIT_MACS", 0)
+    monkeypatch.setattr(_kernels, "BLAS_MACS", 0)
+    seen = []
+    real_run = _parallel.run
+    monkeypatch.setattr(_parallel, "run", lambda fn, blocks: (seen.append(blocks), real_run(fn, blocks)))
+    old = _parallel.set_threads(2)
+    try:
+        np.testing.assert_allclose(gemm(a, b), a @ b, rtol=1e-13, atol=1e-13)
+    finally:
+        _parallel.set_threads(old)
+    assert seen and len(seen[0]) == 2  # it did split (rows, or columns when there are few rows)
+
+
+def test_mid_size_products_go_to_openblas_threads_only_when_nothing_split_lately(monkeypatch):
+    from gradbox.ops import _kernels
+
+    a, b = np.ones((40, 30)), np.ones((30, 20))
+    monkeypatch.setattr(_kernels, "SPLIT_MACS", 0)
+    monkeypatch.setattr(_kernels, "BLAS_MACS", 1 << 40)
+    held = []
+    monkeypatch.setattr(_parallel, "hold_blas", lambda n=1: held.append(n))
+    splits, real_run = [], _parallel.run
+    monkeypatch.setattr(_parallel, "run", lambda fn, blocks: (splits.append(len(blocks)), real_run(fn, blocks)))
+    old = _parallel.threads
+    _parallel.threads = 2
+    try:
+        monkeypatch.setattr(_parallel, "_last_split", -1e9)  # quiet: OpenBLAS's threads, then one again
+        np.testing.assert_array_equal(gemm(a, b), a @ b)
+        assert held == [2, 1] and splits == []
+        monkeypatch.setattr(_parallel, "_last_split", __import__("time").perf_counter())  # a split just ran
+        held.clear()
+        np.testing.assert_array_equal(gemm(a, b), a @ b)
+        assert held == [] and splits == [2]
+    finally:
+        _parallel.threads = old
+
+
+def test_a_split_inside_a_block_runs_inline_and_errors_reach_the_caller():
+    old = _parallel.set_threads(2)
+    try:
+        inner = []
+        _parallel.run(lambda lo, hi: inner.append(_parallel.spans(8, 1 << 30)), [(0, 1), (1, 2)])
+        assert inner == [[(0, 8)], [(0, 8)]]  # nested: one block, no second hand-off
+
+        def boom(lo, hi):
+            if lo == 1:
+                raise ValueError("block 1 failed")
+
+        with pytest.raises(ValueError, match="block 1 failed"):
+            _parallel.run(boom, [(0, 1), (1, 2)])
+    finally:
+        _parallel.set_threads(old)
+
+
+def test_blas_is_held_at_one_thread_only_when_gradbox_splits():
+    """With several threads gradbox holds NumPy's OpenBLAS at one (its splits run single-threaded
+    products); GRADBOX_THREADS=1 leaves BLAS as it was."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy, threadpoolctl, gradbox\n"
+        "print([i['num_threads'] for i in threadpoolctl.threadpool_info() if i['internal_api'] == 'openblas'])"
+    )
+    out = {}
+    for env_threads in ("2", "1"):
+        env = {**__import__("os").environ, "GRADBOX_THREADS": env_threads, "OPENBLAS_NUM_THREADS": "2"}
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+        out[env_threads] = run.stdout.strip()
+    assert out["2"] == "[1]"
+    assert out["1"] == "[2]"
+
+
+def test_set_num_threads_sets_the_split_and_rejects_bad_counts():
+    old = gb.get_num_threads()
+    try:
+        gb.set_num_threads(3)
+        assert gb.get_num_threads() == 3 and _parallel.threads == 3
+    finally:
+        gb.set_num_threads(old)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="set_num_threads"):
+            gb.set_num_threads(bad)

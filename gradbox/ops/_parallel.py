@@ -1,20 +1,34 @@
-"""A small thread pool for splitting large copies and element-wise passes across cores.
+"""Intra-op parallelism: large ops split over blocks of samples (or rows), one thread per block.
 
-NumPy releases the GIL inside large ufunc loops and copies, so running the halves of a big
-array operation in two threads uses both cores where one NumPy call uses one. Work below
-``MIN_BYTES`` runs inline (the thread hand-off costs ~20-50 us).
+NumPy releases the GIL inside large ufunc loops, copies and BLAS calls, so running the halves
+of a big operation in two threads uses both cores where one NumPy call uses one. A convolution
+runs as one pipeline per block of samples (im2col, product, output layout), and a large matrix
+product as one product per block of rows or columns (``_kernels.gemm``), each single-threaded,
+instead of a sequence of whole-batch passes where only the products are threaded by BLAS.
 
-Off by default (one chunk): on the 2-core VM of benchmarks/profile_step.py, with other
-processes keeping the load average at 5-6, two chunks were no faster than one (MNIST-CNN convolution
-and pooling forward + backward: 370 vs 369 ms with 2 OpenBLAS threads, 263 vs 239 ms with 1),
-because OpenBLAS's own worker threads and the other processes already occupy the second core.
-``GRADBOX_THREADS=2`` (or ``set_threads(2)``) turns it on; tests/test_speed_paths.py checks that
-the split gives bit-identical results.
+With more than one thread, gradbox therefore holds NumPy's BLAS at one thread, process-wide
+(through threadpoolctl, from import on): OpenBLAS's worker threads keep spinning on the other
+core for a while after every threaded product, so a threaded product next to a split pass makes
+the two fight over the cores (np.maximum on a 9 MB array: 0.90 ms whole, 1.04 ms halved right
+after a threaded product, 0.50 ms halved otherwise), and switching BLAS back and forth per op
+kept them spinning. Measured on the 2-core VM, ms per training step, BLAS threaded and
+gradbox serial -> BLAS held at one thread and gradbox split in two: CIFAR CNN 99.7 -> 66.2,
+ResNet-18 1108 -> 970, MNIST CNN 66.7 -> 62.7, LeNet-5 (64) 7.9 -> 7.5, with a third less CPU
+time. Halving the columns of a product as strided views of one im2col matrix gained nothing
+(OpenBLAS with a long leading dimension); each block builds its own contiguous columns.
+
+``gb.set_num_threads(n)`` sets the number of blocks (default: the CPUs, or ``GRADBOX_THREADS``);
+``GRADBOX_THREADS=1`` in the environment makes gradbox run serially and leave BLAS alone. Work
+below ``MIN_BYTES`` runs inline (a thread hand-off costs ~20-50 us), and a split inside a block
+(an op called from a block) runs inline too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -23,25 +37,63 @@ MIN_BYTES = 1 << 20
 
 def _threads_from_env() -> int:
     v = os.environ.get("GRADBOX_THREADS")
-    return max(1, int(v)) if v else 1
+    return max(1, int(v)) if v else max(1, os.cpu_count() or 1)
 
 
 threads = _threads_from_env()
 _pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+_local = threading.local()  # .busy: this thread is running a block
+_blas_libs: list | None = None
+_last_split = -1e9
+_blas_original: list[int] = []
 
 
 def set_threads(n: int) -> int:
-    """Set the number of worker chunks (1 = serial); returns the previous value."""
+    """Set the number of blocks a large op is split into (1 = serial); returns the previous value."""
     global threads
     old, threads = threads, max(1, int(n))
+    hold_blas()
     return old
 
 
 def _executor() -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=max(threads, 2), thread_name_prefix="gradbox")
+    global _pool, _pool_size
+    if _pool is None or _pool_size < threads - 1:
+        _pool_size = max(threads - 1, 1)
+        _pool = ThreadPoolExecutor(max_workers=_pool_size, thread_name_prefix="gradbox")
     return _pool
+
+
+def blas_libraries() -> list:
+    """threadpoolctl's controllers of the OpenBLAS libraries loaded in this process (none
+    without threadpoolctl)."""
+    global _blas_libs, _blas_original
+    if _blas_libs is None:
+        try:
+            from threadpoolctl import ThreadpoolController  # deferred: after NumPy has loaded its BLAS
+        except ImportError:  # the split still works; BLAS may then oversubscribe the cores
+            _blas_libs = []
+        else:
+            _blas_libs = list(ThreadpoolController().select(internal_api="openblas").lib_controllers)
+        _blas_original = [lib.get_num_threads() for lib in _blas_libs]
+    return _blas_libs
+
+
+def hold_blas(n: int = 1) -> None:
+    """Set the OpenBLAS thread count (gradbox's splits run single-threaded products)."""
+    for lib in blas_libraries():
+        lib.set_num_threads(n)
+
+
+@contextlib.contextmanager
+def blas_threads(n: int):
+    """Within the block, OpenBLAS may use ``n`` threads (held at one again after)."""
+    hold_blas(n)
+    try:
+        yield
+    finally:
+        hold_blas(1)
 
 
 def bounds(n: int, parts: int) -> list[tuple[int, int]]:
@@ -56,16 +108,67 @@ def bounds(n: int, parts: int) -> list[tuple[int, int]]:
     return out
 
 
-def chunked(fn: Callable[[int, int], None], n: int, nbytes: int) -> None:
-    """Call ``fn(lo, hi)`` over a split of range(n): in the pool's threads when the work is large
-    (``nbytes`` touched in all) and there is more than one thread, else once inline. ``fn`` must
-    write disjoint outputs for disjoint ranges."""
-    parts = min(threads, n)
-    if parts <= 1 or nbytes < MIN_BYTES:
-        fn(0, n)
+def quiet(seconds: float) -> bool:
+    """True when no op has split for ``seconds``."""
+    return time.perf_counter() - _last_split > seconds
+
+
+def busy() -> bool:
+    """True inside a block (a nested split would run inline)."""
+    return getattr(_local, "busy", False)
+
+
+def spans(n: int, nbytes: int) -> list[tuple[int, int]]:
+    """The blocks ``chunked`` would split range(n) into for work touching ``nbytes``."""
+    if threads <= 1 or n <= 1 or nbytes < MIN_BYTES or getattr(_local, "busy", False):
+        return [(0, n)] if n > 0 else []
+    return bounds(n, min(threads, n))
+
+
+def _block(fn: Callable[[int, int], None], lo: int, hi: int) -> None:
+    _local.busy = True
+    try:
+        fn(lo, hi)
+    finally:
+        _local.busy = False
+
+
+def run(fn: Callable[[int, int], None], blocks: list[tuple[int, int]]) -> None:
+    """Call ``fn(lo, hi)`` for each block, in parallel when there are several. ``fn`` must write
+    disjoint outputs for disjoint blocks."""
+    if len(blocks) <= 1:
+        for lo, hi in blocks:
+            fn(lo, hi)
         return
-    spans = bounds(n, parts)
-    futs = [_executor().submit(fn, lo, hi) for lo, hi in spans[1:]]
-    fn(*spans[0])
-    for f in futs:
-        f.result()
+    global _last_split
+    _last_split = time.perf_counter()
+    futs = [_executor().submit(_block, fn, lo, hi) for lo, hi in blocks[1:]]
+    try:
+        _block(fn, *blocks[0])
+    finally:
+        for f in futs:
+            f.result()
+
+
+def chunked(fn: Callable[[int, int], None], n: int, nbytes: int) -> None:
+    """Call ``fn(lo, hi)`` over a split of range(n) (see ``spans``): in parallel when the work
+    is large (``nbytes`` touched in all) and there is more than one thread, else once inline."""
+    run(fn, spans(n, nbytes))
+
+
+def elementwise(fn: Callable, out, *arrays) -> None:
+    """``fn(*blocks, out=out_block)`` over blocks of the first axis of arrays shaped like ``out``
+    (0-d arrays are passed whole), split across the threads when large (an element-wise pass:
+    np.maximum on a 9 MB array, 0.87 ms whole, 0.50 ms halved)."""
+    if out.ndim == 0 or any(a.ndim and a.shape != out.shape for a in arrays):
+        fn(*arrays, out=out)
+        return
+
+    def block(lo: int, hi: int) -> None:
+        fn(*(a[lo:hi] if a.ndim else a for a in arrays), out=out[lo:hi])
+
+    chunked(block, out.shape[0], out.nbytes * (1 + len(arrays)))
+
+
+if threads > 1:
+    hold_blas()

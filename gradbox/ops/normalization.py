@@ -8,6 +8,7 @@ import numpy as np
 from gradbox.autograd import grad_mode
 from gradbox.autograd.function import Function
 from gradbox.autograd.opmath import OpMath
+from gradbox.ops import _parallel
 from gradbox.ops._util import const
 from gradbox.ops.elementwise import sqrt
 from gradbox.ops.reduce import mean
@@ -47,15 +48,24 @@ class BatchNormTrain(Function):
         # 4 passes over the activation instead of 7: forward 3.8/1.6/1.0 -> 2.6/1.0/0.7 ms on
         # (64, C, H, W) float32 with C, H = 32, 32 / 64, 16 / 128, 8; the error against a float64
         # reference as NumPy's reductions' (~3e-7 relative).
-        mean = _channel_sum(r, None) / m
-        xc = r - mean[:, None]
-        var = _channel_sum(xc, xc) / m  # biased, for normalising
+        # Channels split over the threads (gradbox/ops/_parallel.py), each block its own passes.
+        dt = x.dtype
+        xc, y = np.empty_like(r), np.empty_like(r)
+        mean, var, invstd = np.empty(c, dt), np.empty(c, dt), np.empty(c, dt)
+
+        def block(lo: int, hi: int) -> None:
+            rb, xb = r[:, lo:hi], xc[:, lo:hi]
+            mean[lo:hi] = _channel_sum(rb, None) / m
+            np.subtract(rb, mean[lo:hi, None], out=xb)
+            var[lo:hi] = _channel_sum(xb, xb) / m  # biased, for normalising
+            invstd[lo:hi] = 1.0 / np.sqrt(var[lo:hi] + dt.type(eps))
+            scale = invstd[lo:hi] * weight[lo:hi] if has_weight else invstd[lo:hi]
+            np.multiply(xb, scale[:, None], out=y[:, lo:hi])
+            if has_bias:
+                y[:, lo:hi] += bias[lo:hi, None]
+
+        _parallel.chunked(block, c, 3 * r.nbytes)
         stats["mean"], stats["var"] = mean, var  # for the running averages
-        invstd = 1.0 / np.sqrt(var + x.dtype.type(eps))
-        scale = invstd * weight if has_weight else invstd
-        y = np.multiply(xc, scale[:, None])
-        if has_bias:
-            y += bias[:, None]
         self.xc, self.invstd = xc, invstd
         return y.reshape(x.shape)
 
@@ -101,13 +111,22 @@ class BatchNormTrain(Function):
         (as in the forward); used when no graph of the backward is needed."""
         xc, invstd = self.xc, self.invstd
         gr = g.reshape(xc.shape)
-        sum_g = _channel_sum(gr, None)
-        sum_gx = _channel_sum(gr, xc) * invstd  # sum of g x^ per channel
-        k1 = invstd * self.inputs[1]._data if self.has_weight else invstd
-        gx = np.multiply(xc, (sum_gx * invstd / m)[:, None])  # gx = k1 (g - a xc - b): one buffer
-        gx += (sum_g / m)[:, None]
-        np.subtract(gr, gx, out=gx)
-        gx *= k1[:, None]
+        c = xc.shape[1]
+        sum_g, sum_gx = np.empty(c, xc.dtype), np.empty(c, xc.dtype)
+        weight = self.inputs[1]._data if self.has_weight else None
+        gx = np.empty_like(xc)
+
+        def block(lo: int, hi: int) -> None:
+            gb, xb, out, inv = gr[:, lo:hi], xc[:, lo:hi], gx[:, lo:hi], invstd[lo:hi]
+            sum_g[lo:hi] = _channel_sum(gb, None)
+            sum_gx[lo:hi] = _channel_sum(gb, xb) * inv  # sum of g x^ per channel
+            k1 = inv * weight[lo:hi] if weight is not None else inv
+            np.multiply(xb, (sum_gx[lo:hi] * inv / m)[:, None], out=out)  # gx = k1 (g - a xc - b): one buffer
+            out += (sum_g[lo:hi] / m)[:, None]
+            np.subtract(gb, out, out=out)
+            out *= k1[:, None]
+
+        _parallel.chunked(block, c, 3 * xc.nbytes)
         grads = [const(gx.reshape(g.shape))]
         if self.has_weight:
             grads.append(const(sum_gx) if self.inputs[1].requires_grad else None)

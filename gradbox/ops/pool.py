@@ -13,6 +13,7 @@ import numpy as np
 
 from gradbox.autograd.function import Function
 from gradbox.autograd.opmath import OpMath
+from gradbox.ops._parallel import chunked
 from gradbox.ops.elementwise import mul
 from gradbox.ops.index import getitem
 from gradbox.ops.linalg import matmul
@@ -38,41 +39,10 @@ class MaxPool(Function):
     def forward(self, x, kernel, stride, dilation, pads, out):
         xp = pad_spatial(x, pads, -np.inf)
         k = math.prod(kernel)
-        if k * math.prod(out) * x.shape[0] * x.shape[1] <= STACK_FACTOR * xp.size:
-            # the windows copied once into a contiguous (K, N, C, *out) stack: the 2K - 2 max and
-            # compare passes below then run on contiguous rows instead of stride-s views (~7x
-            # faster each): forward 2.45/1.42/1.05 -> 1.75/0.92/0.69 ms for 2x2 pools of (64, C,
-            # H, H) float32, C, H = 32, 32 / 64, 16 / 128, 8; 18 -> 12 ms for 3x3 stride 2 pad 1
-            # on (64, 64, 32, 32). (The backward's strided writes stay: a copy of a gradient
-            # stack into the windows of dL/dx measured 3x slower.)
-            win = windows(xp, kernel, stride, dilation, out)
-            d = len(kernel)
-            stack = np.ascontiguousarray(np.moveaxis(win, tuple(range(-d, 0)), tuple(range(d))))
-            views = list(stack.reshape(k, *win.shape[: 2 + d]))
-        else:
-            views = [xp[(slice(None), slice(None), *sl)] for _, sl in offset_slices(kernel, stride, dilation, out)]
-        best = np.maximum(views[0], views[1]) if k > 1 else views[0].copy()
-        for v in views[2:]:
-            np.maximum(best, v, out=best)
-        # index of the first offset holding the maximum: offsets visited last to first, each
-        # setting arg = j where it holds the maximum (branch-free: arg -= (arg - j) * hit; a
-        # masked copyto or np.where on a random mask is ~5x slower), so the first one wins; the
-        # last offset needs no compare (some offset holds the maximum, or the NaN)
-        arg = np.full(best.shape, k - 1, dtype=np.int8 if k < 128 else np.int32)
-        hit = np.empty(best.shape, dtype=bool)
-        tmp = np.empty(best.shape, dtype=arg.dtype)
-        has_nan = best.dtype.kind == "f" and np.isnan(best).any()
-        for j in range(len(views) - 2, -1, -1):
-            np.equal(views[j], best, out=hit)
-            np.subtract(arg, j, out=tmp)
-            tmp *= hit
-            arg -= tmp
-        if has_nan:  # a window holding NaN: as in PyTorch its LAST NaN takes the index and the gradient
-            for j, v in enumerate(views):
-                np.isnan(v, out=hit)
-                np.subtract(arg, j, out=tmp)
-                tmp *= hit
-                arg -= tmp
+        best = np.empty((*xp.shape[:2], *out), dtype=xp.dtype)
+        arg = np.empty(best.shape, dtype=np.int8 if k < 128 else np.int32)
+        # samples split over the threads (gradbox/ops/_parallel.py)
+        chunked(lambda lo, hi: _max_windows(xp[lo:hi], kernel, stride, dilation, out, best[lo:hi], arg[lo:hi]), xp.shape[0], xp.nbytes + best.nbytes)
         self.arg, self.geometry, self.xp_shape, self.pads = arg, (kernel, stride, dilation, out), xp.shape, pads
         return best
 
@@ -80,6 +50,50 @@ class MaxPool(Function):
         gp = MaxPoolScatter.apply(g, arg=self.arg, geometry=self.geometry, xp_shape=self.xp_shape)
         crop = [v for lo, hi in reversed(self.pads) for v in (-lo, -hi)]
         return pad(gp, crop)
+
+
+
+def _max_windows(xp, kernel, stride, dilation, out, best, arg) -> None:
+    """Max over each window of xp into ``best``, the offset index of its maximum into ``arg``."""
+    k = math.prod(kernel)
+    if k * math.prod(out) * xp.shape[0] * xp.shape[1] <= STACK_FACTOR * xp.size:
+        # the windows copied once into a contiguous (K, N, C, *out) stack: the 2K - 2 max and
+        # compare passes below then run on contiguous rows instead of stride-s views (~7x
+        # faster each): forward 2.45/1.42/1.05 -> 1.75/0.92/0.69 ms for 2x2 pools of (64, C,
+        # H, H) float32, C, H = 32, 32 / 64, 16 / 128, 8; 18 -> 12 ms for 3x3 stride 2 pad 1
+        # on (64, 64, 32, 32). (The backward's strided writes stay: a copy of a gradient
+        # stack into the windows of dL/dx measured 3x slower.)
+        win = windows(xp, kernel, stride, dilation, out)
+        d = len(kernel)
+        stack = np.ascontiguousarray(np.moveaxis(win, tuple(range(-d, 0)), tuple(range(d))))
+        views = list(stack.reshape(k, *win.shape[: 2 + d]))
+    else:
+        views = [xp[(slice(None), slice(None), *sl)] for _, sl in offset_slices(kernel, stride, dilation, out)]
+    if k > 1:
+        np.maximum(views[0], views[1], out=best)
+    else:
+        best[...] = views[0]
+    for v in views[2:]:
+        np.maximum(best, v, out=best)
+    # index of the first offset holding the maximum: offsets visited last to first, each
+    # setting arg = j where it holds the maximum (branch-free: arg -= (arg - j) * hit; a
+    # masked copyto or np.where on a random mask is ~5x slower), so the first one wins; the
+    # last offset needs no compare (some offset holds the maximum, or the NaN)
+    arg[...] = k - 1
+    hit = np.empty(best.shape, dtype=bool)
+    tmp = np.empty(best.shape, dtype=arg.dtype)
+    has_nan = best.dtype.kind == "f" and np.isnan(best).any()
+    for j in range(len(views) - 2, -1, -1):
+        np.equal(views[j], best, out=hit)
+        np.subtract(arg, j, out=tmp)
+        tmp *= hit
+        arg -= tmp
+    if has_nan:  # a window holding NaN: as in PyTorch its LAST NaN takes the index and the gradient
+        for j, v in enumerate(views):
+            np.isnan(v, out=hit)
+            np.subtract(arg, j, out=tmp)
+            tmp *= hit
+            arg -= tmp
 
 
 class MaxPoolScatter(Function):
@@ -96,14 +110,18 @@ class MaxPoolScatter(Function):
         z = np.zeros(xp_shape, dtype=g.dtype)
         kernel, stride, dilation, _ = geometry
         disjoint = tuple(stride) == tuple(kernel) and all(d == 1 for d in dilation)  # windows tile, no overlap
-        hit = np.empty(arg.shape, dtype=bool)
-        for j, (_, sl) in enumerate(offset_slices(*geometry)):
-            np.equal(arg, j, out=hit)
-            dst = z[(slice(None), slice(None), *sl)]
-            if disjoint:  # each input position gets at most one window's gradient: write, no add
-                np.multiply(g, hit, out=dst)
-            else:
-                dst += g * hit
+
+        def block(lo: int, hi: int) -> None:  # samples lo:hi (split over the threads)
+            hit = np.empty((hi - lo, *arg.shape[1:]), dtype=bool)
+            for j, (_, sl) in enumerate(offset_slices(*geometry)):
+                np.equal(arg[lo:hi], j, out=hit)
+                dst = z[(slice(lo, hi), slice(None), *sl)]
+                if disjoint:  # each input position gets at most one window's gradient: write, no add
+                    np.multiply(g[lo:hi], hit, out=dst)
+                else:
+                    dst += g[lo:hi] * hit
+
+        chunked(block, z.shape[0], z.nbytes + g.nbytes)
         return z
 
     def backward(self, gz):
