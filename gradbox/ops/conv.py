@@ -31,36 +31,36 @@ from gradbox.ops.window import Geometry, check_positive, ntuple, offset_slices, 
 from gradbox.tensor import Tensor
 
 
-def is_wide(kernel, geo: Geometry) -> bool:
-    """Stride-1 2-D convolutions use the *wide* layout (see ``im2col``)."""
-    return len(kernel) == 2 and geo.stride == (1, 1)
+def is_wide(kernel, geo: Geometry, width: int, depth: int) -> bool:
+    """Whether the input gradient of a convolution (col2im) uses the *wide* layout: stride-1 2-D
+    convolutions of an input ``width`` wide whose discarded columns add at most WIDE_WASTE to
+    the product, or whose columns have at most WIDE_DEPTH rows (C * kernel size: the product is
+    cheap next to the fold). In the wide layout output rows are taken over the full padded width
+    Wp instead of Wo, so the columns of kernel offset (i, j) fold back as one contiguous shifted
+    block of the padded image (flattened per channel) instead of a strided scatter; the extra
+    Wp - Wo columns per row are computed and discarded. Measured per op (ms, 2-core VM, blocks
+    of samples on both cores), wide vs plain: 64 channels on 32x32 pad 1 21.2 vs 25.7; MNIST
+    CNN's 32->64 on 26x26 12.9 vs 13.9; LeNet's 6->16 5x5 on 14x14 1.46 vs 1.70; but 256 on
+    8x8 pad 1 (25% waste) 18.6 vs 17.3 and 512 on 4x4 (50%) 21.1 vs 17.4."""
+    if len(kernel) != 2 or geo.stride != (1, 1):
+        return False
+    wp = width + sum(geo.padding[1])
+    wo = wp - geo.dilation[1] * (kernel[1] - 1)
+    return wp <= (1 + WIDE_WASTE) * wo or depth <= WIDE_DEPTH
 
 
 def im2col(x: np.ndarray, kernel, geo: Geometry, out) -> np.ndarray:
     """(C * prod(kernel), N * prod(out)) matrix of the windows of the padded input.
 
     Rows run over (channel, kernel offset), columns over (sample, output position), so the
-    convolution is one matrix product W (O, C K) @ cols.
-
-    Wide layout (stride-1 2-D): output rows are taken over the full padded width Wp instead of
-    Wo, so the window of kernel offset (i, j) is the padded image, flattened per channel, shifted
-    by i*dh*Wp + j*dw: one contiguous block copy per offset instead of a strided gather. The
-    extra Wp - Wo columns per row are computed and discarded.
+    convolution is one matrix product W (O, C K) @ cols. One strided gather of the windows.
+    (A *wide* layout, one contiguous shifted copy per kernel offset over the padded width, was
+    faster as a whole-batch pass; run per block of samples the gather is as fast or faster and
+    computes no discarded columns: forward/weight gradient in ms, wide vs gather, MNIST CNN's
+    32->64 conv 12.7/13.0 vs 12.5/11.9, ResNet-18's 512-channel 4x4 conv 20.9/20.0 vs 14.8/13.6.)
     """
     d = len(kernel)
     xp = pad_spatial(x, geo.padding)
-    if is_wide(kernel, geo):
-        n, c, hp, wp = xp.shape
-        run = out[0] * wp
-        flat = np.empty((c, n, hp * wp + (kernel[1] - 1) * geo.dilation[1]), dtype=x.dtype)
-        flat[:, :, : hp * wp] = xp.transpose(1, 0, 2, 3).reshape(c, n, hp * wp)
-        flat[:, :, hp * wp :] = 0  # the tail only feeds discarded columns
-        cols = np.empty((c, kernel[0], kernel[1], n, run), dtype=x.dtype)
-        for i in range(kernel[0]):
-            for j in range(kernel[1]):
-                shift = i * geo.dilation[0] * wp + j * geo.dilation[1]
-                cols[:, i, j] = flat[:, :, shift : shift + run]
-        return cols.reshape(c * kernel[0] * kernel[1], n * run)
     win = windows(xp, kernel, geo.stride, geo.dilation, out)
     perm = (1, *range(2 + d, 2 + 2 * d), 0, *range(2, 2 + d))  # (C, *K, N, *out)
     return win.transpose(perm).reshape(x.shape[1] * int(np.prod(kernel)), -1)
@@ -70,13 +70,13 @@ def col2im(cols: np.ndarray, x_shape, kernel, geo: Geometry, out, dst: np.ndarra
     """Adjoint of im2col: add each column entry back onto the input position it came from.
 
     A loop over the kernel offsets (e.g. 9 for 3x3), each step one vectorised add (a
-    contiguous shifted block in the wide layout) into a (C, N, ...) buffer, transposed to
-    (N, C, ...) once at the end, into ``dst`` when given.
+    contiguous shifted block in the wide layout: see ``is_wide``) into a (C, N, ...) buffer,
+    transposed to (N, C, ...) once at the end, into ``dst`` when given.
     """
     n, c = x_shape[:2]
     padded = [s + lo + hi for s, (lo, hi) in zip(x_shape[2:], geo.padding)]
     crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(x_shape[2:], geo.padding))
-    if is_wide(kernel, geo):
+    if is_wide(kernel, geo, x_shape[-1], c * int(np.prod(kernel))):
         hp, wp = padded
         run = out[0] * wp
         cols = cols.reshape(c, kernel[0], kernel[1], n, run)
@@ -110,9 +110,8 @@ def _grouped(w: np.ndarray, g: int) -> np.ndarray:
     return w.reshape(g, w.shape[0] // g, -1)
 
 
-def _cols_per_sample(x_shape, w_shape, geo: Geometry, out) -> int:
-    """Bytes of one sample's im2col columns (itemsize 1)."""
-    width = _wide_width(x_shape, w_shape[2:], geo)
+def _cols_per_sample(x_shape, w_shape, geo: Geometry, out, width: int | None = None) -> int:
+    """Bytes of one sample's im2col columns (itemsize 1); ``width``: the wide layout's row width."""
     positions = out[0] * width if width is not None else int(np.prod(out))
     return int(np.prod(w_shape[1:])) * geo.groups * positions
 
@@ -154,7 +153,6 @@ def conv_forward(x: np.ndarray, w: np.ndarray, geo: Geometry, out=None, bias=Non
     out = _out_shape(x.shape, w.shape, geo) if out is None else tuple(out)
     blocks, step, fits = _plan(x.shape, w.shape, geo, out, x.itemsize)
     res = np.empty((n, o, *out), dtype=np.result_type(x, w))
-    width = _wide_width(x.shape, w.shape[2:], geo)
     b = None if bias is None else bias.reshape(-1, *(1,) * len(out))
     kept = {}
 
@@ -164,7 +162,7 @@ def conv_forward(x: np.ndarray, w: np.ndarray, geo: Geometry, out=None, bias=Non
             if fits and keep is not None:
                 kept[(a, z)] = cols
             y = _product(w, cols, geo.groups)
-            ym = y.reshape(o, z - a, out[0], width)[..., : out[1]] if width is not None else y.reshape(o, z - a, *out)
+            ym = y.reshape(o, z - a, *out)
             if b is None:
                 res[a:z] = ym.swapaxes(0, 1)
             else:
@@ -189,7 +187,9 @@ def _g_matrix(g: np.ndarray, wide_width: int | None = None) -> np.ndarray:
 
 
 def _wide_width(x_shape, kernel, geo: Geometry) -> int | None:
-    return x_shape[3] + sum(geo.padding[1]) if is_wide(kernel, geo) else None
+    """The padded row width when col2im uses the wide layout, else None."""
+    wide = is_wide(kernel, geo, x_shape[-1], x_shape[1] * int(np.prod(kernel)))
+    return x_shape[3] + sum(geo.padding[1]) if wide else None
 
 
 def conv_input_forward(g: np.ndarray, w: np.ndarray, geo: Geometry, x_shape) -> np.ndarray:
@@ -199,8 +199,8 @@ def conv_input_forward(g: np.ndarray, w: np.ndarray, geo: Geometry, x_shape) -> 
     o, grp = w.shape[0], geo.groups
     kernel, out = w.shape[2:], g.shape[2:]
     blocks, _, _ = _plan(x_shape, w.shape, geo, out, g.itemsize)
-    step = max(1, FOLD_BYTES // max(_cols_per_sample(x_shape, w.shape, geo, out) * g.itemsize, 1))
     width = _wide_width(x_shape, kernel, geo)
+    step = max(1, FOLD_BYTES // max(_cols_per_sample(x_shape, w.shape, geo, out, width) * g.itemsize, 1))
     res = np.empty(x_shape, dtype=np.result_type(g, w))
     wt = w.reshape(o, -1).T if grp == 1 else _grouped(w, grp).transpose(0, 2, 1)
 
@@ -223,7 +223,6 @@ def conv_weight_forward(x: np.ndarray, g: np.ndarray, geo: Geometry, w_shape, co
     float32). ``cols``: the forward's kept ((lo, hi), columns) pairs."""
     o, grp = w_shape[0], geo.groups
     out = g.shape[2:]
-    width = _wide_width(x.shape, w_shape[2:], geo)
     if cols:
         pieces = [(a, z) for (a, z), _ in cols]
         kept = dict(cols)
@@ -239,7 +238,7 @@ def conv_weight_forward(x: np.ndarray, g: np.ndarray, geo: Geometry, w_shape, co
         acc = None
         for a, z in pieces[lo:hi]:
             c = kept[(a, z)] if (a, z) in kept else im2col(x[a:z], w_shape[2:], geo, out)
-            gm = _g_matrix(g[a:z], width)
+            gm = _g_matrix(g[a:z])
             if grp == 1:
                 p = gemm(gm, c.T)
             else:
@@ -269,6 +268,8 @@ def _regroup(pieces: list[tuple[int, int]], blocks: list[tuple[int, int]]) -> li
     return out
 
 
+WIDE_WASTE = 0.2  # col2im's wide layout while its discarded columns add at most this to the product ...
+WIDE_DEPTH = 256  # ... or the columns have at most this many rows
 FOLD_BYTES = 8 * 2**20  # im2col columns per product inside a block of samples (cache-sized)
 COLS_CACHE_BYTES = 16 * 2**20  # keep a forward's im2col matrix for the weight gradient up to this size
 # (48 MiB made the MNIST-CNN step ~4% faster but ResNet-18's peak memory 1.57x PyTorch's, over the 1.5x budget)
