@@ -382,3 +382,28 @@ def test_input_gradient_layouts_match_torch(monkeypatch, wide, padding, dilation
     (ty * ty).sum().backward()
     for ours, ref in ((y.detach(), ty.detach()), (xt.grad, tx.grad), (wt.grad, tw.grad), (bt.grad, tb.grad)):
         np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="fork is POSIX-only")
+def test_a_forked_child_can_split_after_the_parent_did(monkeypatch):
+    """DataLoader workers are forked: the parent's pool threads do not exist in the child, so
+    a split there must start its own (it would wait forever on the parent's)."""
+    import multiprocessing as mp
+
+    monkeypatch.setattr(_parallel, "MIN_BYTES", 0)
+    old = _parallel.set_threads(2)
+    try:
+        x = np.arange(-8.0, 8.0).reshape(4, 4)
+        F.relu(gb.tensor(x))  # the parent's pool is started
+        ctx = mp.get_context("fork")
+        with ctx.Pool(1) as pool:
+            out = pool.apply_async(_relu_in_child, (x,)).get(timeout=60)
+    finally:
+        _parallel.set_threads(old)
+    np.testing.assert_array_equal(out, np.maximum(x, 0))
+
+
+def _relu_in_child(x):
+    _parallel.MIN_BYTES = 0
+    _parallel.set_threads(2)
+    return F.relu(gb.tensor(x)).numpy()

@@ -170,5 +170,14 @@ def elementwise(fn: Callable, out, *arrays) -> None:
     chunked(block, out.shape[0], out.nbytes * (1 + len(arrays)))
 
 
+def _after_fork_in_child() -> None:
+    """A forked child (e.g. a DataLoader worker) has none of the parent's pool threads: start afresh."""
+    global _pool, _pool_size, _local
+    _pool, _pool_size, _local = None, 0, threading.local()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
 if threads > 1:
     hold_blas()
