@@ -254,6 +254,8 @@ class Relu(Function):
     save_output = True
 
     def forward(self, x):
+        if x.nbytes < _parallel.MIN_BYTES:  # too small to split: one call
+            return np.maximum(x, 0)
         y = np.empty_like(x)
         _parallel.elementwise(np.maximum, y, x, np.zeros((), x.dtype))
         return y
@@ -262,6 +264,8 @@ class Relu(Function):
         # a multiply by the 0/1 mask: np.where on a random mask is ~10x slower (branches)
         if grad_mode.enabled:  # create_graph: in gradbox ops
             return g * const((self.output._data > 0).astype(g._data.dtype))
+        if g._data.nbytes < _parallel.MIN_BYTES:
+            return const(np.multiply(g._data, self.output._data > 0))
         gx = np.empty_like(g._data)
         _parallel.elementwise(_relu_grad, gx, g._data, self.output._data)
         return const(gx)
