@@ -291,7 +291,7 @@ def test_gemm_split_over_threads_gives_the_same_product(monkeypatch, m, k, n):
     assert seen and len(seen[0]) == 2  # it did split (rows, or columns when there are few rows)
 
 
-def test_mid_size_products_go_to_openblas_threads_only_when_nothing_split_lately(monkeypatch):
+def test_mid_size_products_go_to_openblas_threads_only_until_an_op_splits(monkeypatch):
     from gradbox.ops import _kernels
 
     a, b = np.ones((40, 30)), np.ones((30, 20))
@@ -304,10 +304,10 @@ def test_mid_size_products_go_to_openblas_threads_only_when_nothing_split_lately
     old = _parallel.threads
     _parallel.threads = 2
     try:
-        monkeypatch.setattr(_parallel, "_last_split", -1e9)  # quiet: OpenBLAS's threads, then one again
+        monkeypatch.setattr(_parallel, "_split_seen", False)  # nothing split yet: OpenBLAS's threads, then one again
         np.testing.assert_array_equal(gemm(a, b), a @ b)
         assert held == [2, 1] and splits == []
-        monkeypatch.setattr(_parallel, "_last_split", __import__("time").perf_counter())  # a split just ran
+        monkeypatch.setattr(_parallel, "_split_seen", True)  # an op has split in this process
         held.clear()
         np.testing.assert_array_equal(gemm(a, b), a @ b)
         assert held == [] and splits == [2]

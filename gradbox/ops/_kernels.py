@@ -5,12 +5,15 @@ With several threads (gradbox/ops/_parallel.py holds OpenBLAS at one thread), a 
 least SPLIT_MACS multiply-adds runs as one single-threaded product per block of rows of ``a``
 (of columns of ``b`` when ``a`` has few rows) in gradbox's threads; each output entry is still
 one BLAS dot over the whole of K. A mid-size product (below BLAS_MACS) is instead handed to
-OpenBLAS's own threads when no op has split in the last QUIET seconds: their hand-off is
-cheaper than a Python thread's (~50 us), but they keep spinning after the product, which slows
-a split op that follows. Measured (ms per step, 2-core VM): the MLP (products of 8-26M
-multiply-adds, nothing else large) 2.4 split -> 1.8 with OpenBLAS's threads; LeNet-5 (128)
-13.6 ms with the rule, 18.7-20.1 ms when its 6M-multiply-add fully-connected products were
-handed to OpenBLAS regardless of the splits around them.
+OpenBLAS's own threads as long as no op has run split in this process (a model with nothing
+else large, like an MLP): their hand-off is cheaper than a Python thread's (~50 us), but they
+keep spinning after the product, which slows a split op that follows. Measured (ms per step,
+2-core VM): the MLP (products of 8-26M multiply-adds) 2.4 split -> 1.8 with OpenBLAS's threads;
+LeNet-5 (128) 13.6 ms with the rule, 18.7-20.1 ms when its 6M-multiply-add fully-connected
+products were handed to OpenBLAS regardless of the splits around them. The rule depends on the
+program, not on timing: OpenBLAS's threaded product can round differently from a single-threaded
+one (4 of 22 shapes tried, e.g. 128 x 784 x 256), so a choice by timing would make results vary
+between runs.
 
 ``gemm(a, b)`` is ``a @ b`` for 2-D float arrays, computed as ``(b.T @ a.T).T`` when the
 reduction dim K is the longest and the output has fewer rows than columns (M < N). Same
@@ -29,8 +32,8 @@ import numpy as np
 from gradbox.ops import _parallel
 
 SPLIT_MACS = 1 << 22  # ~4M multiply-adds (~0.1-0.2 ms on one core): below, one single-threaded product
-BLAS_MACS = 1 << 26  # below ~64M, OpenBLAS threads a product better than a hand-off to gradbox's threads ...
-QUIET = 0.05  # ... but it may only when no op has split in the last 50 ms (its threads spin after a product)
+BLAS_MACS = 1 << 26  # below ~64M, OpenBLAS threads a product better than a hand-off to gradbox's threads,
+# but only in a process where no op has split (its threads spin after a product, slowing a split op)
 
 
 def _ordered(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -49,7 +52,7 @@ def gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     macs = m * n * k
     if _parallel.threads <= 1 or _parallel.busy() or macs < SPLIT_MACS or max(m, n) < 2:
         return _ordered(a, b)
-    if macs < BLAS_MACS and _parallel.quiet(QUIET):
+    if macs < BLAS_MACS and not _parallel.split_seen():
         with _parallel.blas_threads(_parallel.threads):
             return _ordered(a, b)
     out = np.empty((m, n), dtype=np.result_type(a, b))

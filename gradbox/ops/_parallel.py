@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -45,7 +44,7 @@ _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 _local = threading.local()  # .busy: this thread is running a block
 _blas_libs: list | None = None
-_last_split = -1e9
+_split_seen = False
 _blas_original: list[int] = []
 
 
@@ -108,9 +107,9 @@ def bounds(n: int, parts: int) -> list[tuple[int, int]]:
     return out
 
 
-def quiet(seconds: float) -> bool:
-    """True when no op has split for ``seconds``."""
-    return time.perf_counter() - _last_split > seconds
+def split_seen() -> bool:
+    """True once an op has run split in this process (a function of the program, not of timing)."""
+    return _split_seen
 
 
 def busy() -> bool:
@@ -140,8 +139,8 @@ def run(fn: Callable[[int, int], None], blocks: list[tuple[int, int]]) -> None:
         for lo, hi in blocks:
             fn(lo, hi)
         return
-    global _last_split
-    _last_split = time.perf_counter()
+    global _split_seen
+    _split_seen = True
     futs = [_executor().submit(_block, fn, lo, hi) for lo, hi in blocks[1:]]
     try:
         _block(fn, *blocks[0])
