@@ -11,10 +11,10 @@ With more than one thread, gradbox therefore holds NumPy's BLAS at one thread, p
 core for a while after every threaded product, so a threaded product next to a split pass makes
 the two fight over the cores (np.maximum on a 9 MB array: 0.90 ms whole, 1.04 ms halved right
 after a threaded product, 0.50 ms halved otherwise), and switching BLAS back and forth per op
-kept them spinning. Measured on the 2-core VM, ms per training step, BLAS threaded and
-gradbox serial -> BLAS held at one thread and gradbox split in two: CIFAR CNN 99.7 -> 66.2,
-ResNet-18 1108 -> 970, MNIST CNN 66.7 -> 62.7, LeNet-5 (64) 7.9 -> 7.5, with a third less CPU
-time. Halving the columns of a product as strided views of one im2col matrix gained nothing
+kept them spinning. Measured on the 2-core VM, ms per training step in alternating fresh
+processes, BLAS threaded and gradbox serial -> BLAS held at one thread and gradbox split in two:
+CIFAR CNN 75.6-85.2 -> 68.9-74.1, MNIST CNN 69.7-77.0 -> 59.4-69.4 (three runs each); ResNet-18
+1108 -> 970 and LeNet-5 (64) 7.9 -> 7.5 (one run each), with a third less CPU time. Halving the columns of a product as strided views of one im2col matrix gained nothing
 (OpenBLAS with a long leading dimension); each block builds its own contiguous columns.
 
 ``gb.set_num_threads(n)`` sets the number of blocks (default: the CPUs, or ``GRADBOX_THREADS``);
@@ -45,7 +45,6 @@ _pool_size = 0
 _local = threading.local()  # .busy: this thread is running a block
 _blas_libs: list | None = None
 _split_seen = False
-_blas_original: list[int] = []
 
 
 def set_threads(n: int) -> int:
@@ -67,7 +66,7 @@ def _executor() -> ThreadPoolExecutor:
 def blas_libraries() -> list:
     """threadpoolctl's controllers of the OpenBLAS libraries loaded in this process (none
     without threadpoolctl)."""
-    global _blas_libs, _blas_original
+    global _blas_libs
     if _blas_libs is None:
         try:
             from threadpoolctl import ThreadpoolController  # deferred: after NumPy has loaded its BLAS
@@ -75,7 +74,6 @@ def blas_libraries() -> list:
             _blas_libs = []
         else:
             _blas_libs = list(ThreadpoolController().select(internal_api="openblas").lib_controllers)
-        _blas_original = [lib.get_num_threads() for lib in _blas_libs]
     return _blas_libs
 
 
@@ -119,7 +117,7 @@ def busy() -> bool:
 
 def spans(n: int, nbytes: int) -> list[tuple[int, int]]:
     """The blocks ``chunked`` would split range(n) into for work touching ``nbytes``."""
-    if threads <= 1 or n <= 1 or nbytes < MIN_BYTES or getattr(_local, "busy", False):
+    if threads <= 1 or n <= 1 or nbytes < MIN_BYTES or busy():
         return [(0, n)] if n > 0 else []
     return bounds(n, min(threads, n))
 

@@ -78,13 +78,13 @@ def col2im(cols: np.ndarray, x_shape, kernel, geo: Geometry, out, dst: np.ndarra
     crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(x_shape[2:], geo.padding))
     if is_wide(kernel, geo, x_shape[-1], c * int(np.prod(kernel))):
         hp, wp = padded
-        run = out[0] * wp
-        cols = cols.reshape(c, kernel[0], kernel[1], n, run)
+        length = out[0] * wp
+        cols = cols.reshape(c, kernel[0], kernel[1], n, length)
         flat = np.zeros((c, n, hp * wp + (kernel[1] - 1) * geo.dilation[1]), dtype=cols.dtype)
         for i in range(kernel[0]):
             for j in range(kernel[1]):
                 shift = i * geo.dilation[0] * wp + j * geo.dilation[1]
-                flat[:, :, shift : shift + run] += cols[:, i, j]
+                flat[:, :, shift : shift + length] += cols[:, i, j]
         xt = flat[:, :, : hp * wp].reshape(c, n, hp, wp)
     else:
         cols = cols.reshape(c, *kernel, n, *out)
@@ -148,7 +148,8 @@ def conv_forward(x: np.ndarray, w: np.ndarray, geo: Geometry, out=None, bias=Non
     Each block of samples (see _parallel) runs its own pipeline: im2col, the product, the
     (N, O, ...) layout with the bias added in the same pass. A block whose columns exceed
     FOLD_BYTES makes them a few samples at a time, still in cache for the product (MNIST CNN's
-    32->64 3x3 conv at batch 64, 46 MB of columns: 17.3 -> 12.5 ms), bit-identical."""
+    32->64 3x3 conv at batch 64, 46 MB of columns: 17.3 -> 12.5 ms); equal to one product to
+    rounding (a narrower product may take another BLAS edge kernel)."""
     n, o = x.shape[0], w.shape[0]
     out = _out_shape(x.shape, w.shape, geo) if out is None else tuple(out)
     blocks, step, fits = _plan(x.shape, w.shape, geo, out, x.itemsize)
@@ -195,7 +196,8 @@ def _wide_width(x_shape, kernel, geo: Geometry) -> int | None:
 def conv_input_forward(g: np.ndarray, w: np.ndarray, geo: Geometry, x_shape) -> np.ndarray:
     """W^T times the upstream gradient's matrix, folded back by col2im: per block of samples,
     a few samples at a time when their columns exceed FOLD_BYTES (added back while still in
-    cache: MNIST CNN's 32->64 3x3 conv at batch 64, 20.3 -> 18.4 ms), bit-identical."""
+    cache: MNIST CNN's 32->64 3x3 conv at batch 64, 20.3 -> 18.4 ms); equal to one product to
+    rounding."""
     o, grp = w.shape[0], geo.groups
     kernel, out = w.shape[2:], g.shape[2:]
     blocks, _, _ = _plan(x_shape, w.shape, geo, out, g.itemsize)
