@@ -407,3 +407,48 @@ def _relu_in_child(x):
     _parallel.MIN_BYTES = 0
     _parallel.set_threads(2)
     return F.relu(gb.tensor(x)).numpy()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_convolution_weight_gradient_of_an_empty_batch_is_zero(threads):
+    old = _parallel.set_threads(threads)
+    try:
+        x = gb.tensor(np.zeros((0, 4, 6, 7)), requires_grad=True)
+        w = gb.tensor(np.ones((6, 4, 3, 3)), requires_grad=True)
+        F.conv2d(x, w, padding=1).sum().backward()
+        xt = gb.tensor(np.zeros((0, 6, 5)), requires_grad=True)
+        wt = gb.tensor(np.ones((6, 3, 3)), requires_grad=True)
+        F.conv_transpose1d(xt, wt).sum().backward()
+    finally:
+        _parallel.set_threads(old)
+    np.testing.assert_array_equal(w.grad.numpy(), np.zeros((6, 4, 3, 3)))
+    np.testing.assert_array_equal(wt.grad.numpy(), np.zeros((6, 3, 3)))
+    assert x.grad.shape == (0, 4, 6, 7)
+
+
+def test_a_matrix_product_is_c_ordered_so_view_works():
+    """The long-K operand order computes (b^T a^T)^T; the result must still be C-ordered, as
+    PyTorch's (view needs it)."""
+    y = gb.tensor(np.ones((2, 10))) @ gb.tensor(np.ones((10, 5)))
+    assert y.view(-1).shape == (10,)
+
+
+def test_run_returns_or_raises_only_after_every_block_finished():
+    import time
+
+    log = []
+
+    def fn(lo, hi):
+        if lo == 1:
+            raise ValueError("block 1")
+        if lo == 2:
+            time.sleep(0.3)
+            log.append("block 2 finished")
+
+    old = _parallel.set_threads(3)
+    try:
+        with pytest.raises(ValueError, match="block 1"):
+            _parallel.run(fn, [(0, 1), (1, 2), (2, 3)])
+    finally:
+        _parallel.set_threads(old)
+    assert log == ["block 2 finished"]

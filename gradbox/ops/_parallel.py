@@ -140,11 +140,16 @@ def run(fn: Callable[[int, int], None], blocks: list[tuple[int, int]]) -> None:
     global _split_seen
     _split_seen = True
     futs = [_executor().submit(_block, fn, lo, hi) for lo, hi in blocks[1:]]
+    error = None
     try:
         _block(fn, *blocks[0])
-    finally:
-        for f in futs:
-            f.result()
+    except BaseException as e:  # every block finishes before the caller sees an error
+        error = e
+    for f in futs:
+        e = f.exception()  # waits for the block
+        error = error or e
+    if error is not None:
+        raise error
 
 
 def chunked(fn: Callable[[int, int], None], n: int, nbytes: int) -> None:

@@ -252,6 +252,8 @@ def conv_weight_forward(x: np.ndarray, g: np.ndarray, geo: Geometry, w_shape, co
     total = None
     for k in sorted(partial):
         total = partial[k] if total is None else total + partial[k]
+    if total is None:  # an empty batch: no samples, a zero gradient
+        return np.zeros(w_shape, dtype=np.result_type(x, g))
     return np.ascontiguousarray(total).reshape(w_shape)
 
 

@@ -31,7 +31,7 @@ class Matmul(Function):
 
     def forward(self, a, b):
         if a.ndim == 2 and b.ndim == 2:
-            return gemm(a, b)  # split over threads when large: see ops/_kernels.py
+            return np.ascontiguousarray(gemm(a, b))  # split when large (ops/_kernels.py); C order, as np.matmul
         return np.matmul(a, b)
 
     def backward(self, g):
