@@ -452,3 +452,15 @@ def test_run_returns_or_raises_only_after_every_block_finished():
     finally:
         _parallel.set_threads(old)
     assert log == ["block 2 finished"]
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-2"])
+def test_a_bad_gradbox_threads_value_is_refused_by_name(value):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GRADBOX_THREADS": value}
+    run = subprocess.run([sys.executable, "-c", "import gradbox"], capture_output=True, text=True, env=env)
+    assert run.returncode != 0
+    assert "GRADBOX_THREADS must be a positive integer" in run.stderr and repr(value) in run.stderr

@@ -35,8 +35,12 @@ MIN_BYTES = 1 << 20
 
 
 def _threads_from_env() -> int:
-    v = os.environ.get("GRADBOX_THREADS")
-    return max(1, int(v)) if v else max(1, os.cpu_count() or 1)
+    v = os.environ.get("GRADBOX_THREADS", "").strip()
+    if not v:
+        return max(1, os.cpu_count() or 1)
+    if not v.isdigit() or int(v) < 1:
+        raise ValueError(f"GRADBOX_THREADS must be a positive integer (the threads gradbox splits large ops over), got {v!r}")
+    return int(v)
 
 
 threads = _threads_from_env()
