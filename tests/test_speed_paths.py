@@ -38,7 +38,7 @@ def test_chunked_conv_paths_match_serial_and_torch(monkeypatch, n, stride, paddi
         for threads in (2, 3):
             _parallel.set_threads(threads)
             split = _conv_step(x, w, b, padding, stride)
-            for p, s in zip(split, serial):
+            for p, s in zip(split, serial):  # the bias gradient too: its upstream 2y carries y's rounding
                 np.testing.assert_allclose(p, s, rtol=1e-13, atol=1e-13)
     finally:
         _parallel.set_threads(old)
@@ -263,7 +263,10 @@ def test_split_elementwise_batchnorm_and_pool_match_serial_and_torch(monkeypatch
         _parallel.set_threads(old)
     assert sum(n > 1 for n in splits) >= 2  # the forward and the backward both split
     for s, p in zip(serial, split):
-        np.testing.assert_allclose(p, s, rtol=1e-13, atol=1e-13)
+        if name == "bn":  # per-channel sums by BLAS over a block of channels: equal to rounding
+            np.testing.assert_allclose(p, s, rtol=1e-13, atol=1e-13)
+        else:  # element-wise per sample: the same operations on the same values
+            np.testing.assert_array_equal(p, s)
     tl = _torch_layer(name)
     tx = torch.tensor(x, requires_grad=True)
     ty = tl(tx)
