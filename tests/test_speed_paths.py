@@ -102,6 +102,32 @@ def test_gemm_operand_order_gives_the_same_product(m, k, n):
     assert gemm(a, b).shape == (m, n)
 
 
+@pytest.mark.parametrize("m,k,n,kind", [(3, 4, 101, "columns"), (4, 103, 3, "depth"), (6, 25, 25088, "columns"), (32, 21632, 9, "depth")])
+def test_small_float32_products_in_pieces_match_one_product(monkeypatch, m, k, n, kind):
+    """Float32 products with two small sides run as pieces along the long side (OpenBLAS's
+    small-matrix kernel); each piece's bounds, the last ragged one included, must be covered
+    exactly once: equal to the float64 product to float32 rounding."""
+    from gradbox.ops import _kernels
+
+    if m * n * k < 10**6:  # tiny shapes: cut them into many ragged pieces
+        monkeypatch.setattr(_kernels, "SMALL_MACS", 50)
+    calls = {"columns": 0, "depth": 0}
+    for name in calls:
+        fn = getattr(_kernels, f"_pieces_of_{name}")
+        monkeypatch.setattr(_kernels, f"_pieces_of_{name}", lambda a, b, s, fn=fn, name=name: calls.__setitem__(name, calls[name] + 1) or fn(a, b, s))
+    rng = np.random.default_rng(m + n)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((n, k)).astype(np.float32).T if kind == "depth" else rng.standard_normal((k, n)).astype(np.float32)
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    got = gemm(a, b)
+    assert calls[kind] >= 1 and sum(calls.values()) == calls[kind]  # once per thread's block of rows
+    assert got.dtype == np.float32 and got.shape == (m, n)
+    np.testing.assert_allclose(got, exact, rtol=1e-4, atol=1e-5 * np.sqrt(k))
+    calls[kind] = 0
+    gemm(a.astype(np.float64), b.astype(np.float64))  # float64 is not cut
+    assert sum(calls.values()) == 0
+
+
 def test_linear_with_long_reduction_matches_torch():
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((4, 300)), rng.standard_normal((16, 300)), rng.standard_normal(16)

@@ -23,7 +23,7 @@ import numpy as np
 from gradbox import _dtype
 from gradbox.autograd.function import Function
 from gradbox.autograd.opmath import OpMath
-from gradbox.ops._kernels import gemm
+from gradbox.ops._kernels import gemm, product
 from gradbox.ops._parallel import run, spans
 from gradbox.ops.reduce import sum as _sum
 from gradbox.ops.shape import squeeze, unsqueeze
@@ -136,7 +136,7 @@ def _steps(lo: int, hi: int, step: int):
 def _product(w: np.ndarray, cols: np.ndarray, g: int) -> np.ndarray:
     """W (O, C/g, *K) times the columns: (O, positions)."""
     if g == 1:
-        return w.reshape(w.shape[0], -1) @ cols
+        return product(w.reshape(w.shape[0], -1), cols)
     return np.matmul(_grouped(w, g), cols.reshape(g, -1, cols.shape[1])).reshape(w.shape[0], -1)
 
 
@@ -210,7 +210,7 @@ def conv_input_forward(g: np.ndarray, w: np.ndarray, geo: Geometry, x_shape) -> 
         for a, z in _steps(lo, hi, step):
             gm = _g_matrix(g[a:z], width)
             if grp == 1:
-                cols = wt @ gm
+                cols = product(wt, gm)
             else:
                 cols = np.matmul(wt, gm.reshape(grp, o // grp, -1)).reshape(-1, gm.shape[1])
             col2im(cols, (z - a, *x_shape[1:]), kernel, geo, out, dst=res[a:z])
