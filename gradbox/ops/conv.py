@@ -14,6 +14,8 @@ turns it into Y = X_col W^T. Its derivatives are the two other members of the sa
 
 Each of the three ops' backward is written in the other two, so every order of derivative
 is available. A true (flipped-kernel) convolution is ``conv(x, flip(w, spatial dims))``.
+float32 3x3 stride-1 convolutions with many channels compute the same three arrays with
+Winograd's F(2x2, 3x3) instead of im2col (ops/winograd.py): fewer multiply-adds, same math.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 from gradbox import _dtype
 from gradbox.autograd.function import Function
 from gradbox.autograd.opmath import OpMath
+from gradbox.ops import winograd
 from gradbox.ops._kernels import gemm, product
 from gradbox.ops._parallel import run, spans
 from gradbox.ops.reduce import sum as _sum
@@ -140,10 +143,12 @@ def _product(w: np.ndarray, cols: np.ndarray, g: int) -> np.ndarray:
     return np.matmul(_grouped(w, g), cols.reshape(g, -1, cols.shape[1])).reshape(w.shape[0], -1)
 
 
-def conv_forward(x: np.ndarray, w: np.ndarray, geo: Geometry, out=None, bias=None, keep: list | None = None) -> np.ndarray:
+def conv_forward(x: np.ndarray, w: np.ndarray, geo: Geometry, out=None, bias=None, keep: list | None = None, u=None) -> np.ndarray:
     """``out`` limits the output positions: as the adjoint of a transposed convolution whose
     output_padding is >= stride, fewer windows than fit are wanted. ``keep``: a list to receive
     ((lo, hi), columns) per block when the columns fit COLS_CACHE_BYTES, for the weight gradient.
+    ``u``: the weights' Winograd transform (ops/winograd.py), which a 3x3 stride-1 convolution
+    with many channels uses instead of im2col (computed here when eligible and not given).
 
     Each block of samples (see _parallel) runs its own pipeline: im2col, the product, the
     (N, O, ...) layout with the bias added in the same pass. A block whose columns exceed
@@ -154,6 +159,11 @@ def conv_forward(x: np.ndarray, w: np.ndarray, geo: Geometry, out=None, bias=Non
     out = _out_shape(x.shape, w.shape, geo) if out is None else tuple(out)
     blocks, step, fits = _plan(x.shape, w.shape, geo, out, x.itemsize)
     res = np.empty((n, o, *out), dtype=np.result_type(x, w))
+    if u is not None or (x.dtype == w.dtype and winograd.eligible(w.shape[2:], geo, w.shape[1], x.dtype)):
+        u = winograd.transform_weight(w) if u is None else u
+        front = tuple(lo for lo, _ in geo.padding)
+        run(lambda lo, hi: winograd.correlate(x[lo:hi], u, front, out, res[lo:hi], bias), blocks)
+        return res
     b = None if bias is None else bias.reshape(-1, *(1,) * len(out))
     kept = {}
 
@@ -193,14 +203,21 @@ def _wide_width(x_shape, kernel, geo: Geometry) -> int | None:
     return x_shape[3] + sum(geo.padding[1]) if wide else None
 
 
-def conv_input_forward(g: np.ndarray, w: np.ndarray, geo: Geometry, x_shape) -> np.ndarray:
+def conv_input_forward(g: np.ndarray, w: np.ndarray, geo: Geometry, x_shape, u=None) -> np.ndarray:
     """W^T times the upstream gradient's matrix, folded back by col2im: per block of samples,
     a few samples at a time when their columns exceed FOLD_BYTES (added back while still in
     cache: MNIST CNN's 32->64 3x3 conv at batch 64, 20.3 -> 18.4 ms); equal to one product to
-    rounding."""
+    rounding. A 3x3 stride-1 convolution with many output channels (ops/winograd.py) instead
+    correlates g, padded by 2 - pad, with the flipped kernel (``u``: the forward's transform)."""
     o, grp = w.shape[0], geo.groups
     kernel, out = w.shape[2:], g.shape[2:]
     blocks, _, _ = _plan(x_shape, w.shape, geo, out, g.itemsize)
+    if g.dtype == w.dtype and winograd.eligible(kernel, geo, o, g.dtype):
+        uf = winograd.flipped(winograd.transform_weight(w) if u is None else u)
+        front = tuple(2 - lo for lo, _ in geo.padding)
+        res = np.empty(x_shape, dtype=g.dtype)
+        run(lambda lo, hi: winograd.correlate(g[lo:hi], uf, front, x_shape[2:], res[lo:hi]), blocks)
+        return res
     width = _wide_width(x_shape, kernel, geo)
     step = max(1, FOLD_BYTES // max(_cols_per_sample(x_shape, w.shape, geo, out, width) * g.itemsize, 1))
     res = np.empty(x_shape, dtype=np.result_type(g, w))
@@ -222,9 +239,15 @@ def conv_input_forward(g: np.ndarray, w: np.ndarray, geo: Geometry, x_shape) -> 
 def conv_weight_forward(x: np.ndarray, g: np.ndarray, geo: Geometry, w_shape, cols=None) -> np.ndarray:
     """The upstream gradient's matrix times the columns' transpose, summed over the blocks of
     samples (the blocks' products summed: rounding differs from one product, ~5e-7 relative in
-    float32). ``cols``: the forward's kept ((lo, hi), columns) pairs."""
+    float32). ``cols``: the forward's kept ((lo, hi), columns) pairs. A 3x3 stride-1 convolution
+    with many input channels sums the transform-domain products of ops/winograd.py instead."""
     o, grp = w_shape[0], geo.groups
     out = g.shape[2:]
+    if x.dtype == g.dtype and winograd.eligible(w_shape[2:], geo, w_shape[1], x.dtype) and x.shape[0] > 0:
+        front = tuple(lo for lo, _ in geo.padding)
+        parts: dict[int, np.ndarray] = {}
+        run(lambda lo, hi: parts.__setitem__(lo, winograd.weight_grad(x[lo:hi], g[lo:hi], front, out)), spans(x.shape[0], x.nbytes * 4))
+        return winograd.weight_from(sum(parts[k] for k in sorted(parts)))
     if cols:
         pieces = [(a, z) for (a, z), _ in cols]
         kept = dict(cols)
@@ -295,13 +318,15 @@ class Conv(Function):
     def forward(self, x, w, b=None, *, geo, out=None):
         self.geo = geo
         kept: list = []
-        y = conv_forward(x, w, geo, out, bias=b, keep=kept)
+        wino = x.dtype == w.dtype and winograd.eligible(w.shape[2:], geo, w.shape[1], x.dtype)
+        self.u = winograd.transform_weight(w) if wino else None  # also the input gradient's, flipped
+        y = conv_forward(x, w, geo, out, bias=b, keep=kept, u=self.u)
         self.cols = kept or None  # too big to keep: rebuilt block by block for the weight gradient
         return y
 
     def backward(self, g):
         x, w = self.inputs[:2]
-        gx = ConvInput.apply(g, w, geo=self.geo, x_shape=x._data.shape) if x.requires_grad else None
+        gx = ConvInput.apply(g, w, geo=self.geo, x_shape=x._data.shape, u=self.u) if x.requires_grad else None
         gw = ConvWeight.apply(x, g, geo=self.geo, w_shape=w._data.shape, cols=self.cols) if w.requires_grad else None
         if len(self.inputs) == 2:
             return gx, gw
@@ -319,9 +344,9 @@ class ConvInput(Function):
 
     save_inputs = True
 
-    def forward(self, g, w, geo, x_shape):
+    def forward(self, g, w, geo, x_shape, u=None):
         self.geo, self.x_shape = geo, x_shape
-        return conv_input_forward(g, w, geo, x_shape)
+        return conv_input_forward(g, w, geo, x_shape, u)
 
     def backward(self, gz):
         g, w = self.inputs
