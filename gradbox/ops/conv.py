@@ -247,7 +247,7 @@ def conv_weight_forward(x: np.ndarray, g: np.ndarray, geo: Geometry, w_shape, co
         front = tuple(lo for lo, _ in geo.padding)
         parts: dict[int, np.ndarray] = {}
         run(lambda lo, hi: parts.__setitem__(lo, winograd.weight_grad(x[lo:hi], g[lo:hi], front, out)), spans(x.shape[0], x.nbytes * 4))
-        return winograd.weight_from(sum(parts[k] for k in sorted(parts)))
+        return sum(parts[k] for k in sorted(parts))
     if cols:
         pieces = [(a, z) for (a, z), _ in cols]
         kept = dict(cols)
