@@ -145,7 +145,7 @@ def _weight_grad(x, g, front, tiles) -> np.ndarray:
     n, o = g.shape[:2]
     ty, tx = tiles
     v = _tiles_of(x, front, tiles)
-    gt = np.zeros((2, 2, o, n, ty, tx), dtype=g.dtype)  # g's 2x2 output tiles, zeros past its edge
+    gt = np.empty((2, 2, o, n, ty, tx), dtype=g.dtype)  # g's 2x2 output tiles (zeros past its edge: ``full``)
     ho, wo = g.shape[2:]
     full = np.zeros((o, n, 2 * ty, 2 * tx), dtype=g.dtype) if (ho, wo) != (2 * ty, 2 * tx) else None
     src = g.swapaxes(0, 1)
