@@ -147,8 +147,8 @@ def conv_forward(x: np.ndarray, w: np.ndarray, geo: Geometry, out=None, bias=Non
     """``out`` limits the output positions: as the adjoint of a transposed convolution whose
     output_padding is >= stride, fewer windows than fit are wanted. ``keep``: a list to receive
     ((lo, hi), columns) per block when the columns fit COLS_CACHE_BYTES, for the weight gradient.
-    ``u``: the weights' Winograd transform (ops/winograd.py), which a 3x3 stride-1 convolution
-    with many channels uses instead of im2col (computed here when eligible and not given).
+    ``u``: the weights' Winograd transform (ops/winograd.py), given by Conv for the 3x3
+    stride-1 convolutions with many channels: then it is used instead of im2col.
 
     Each block of samples (see _parallel) runs its own pipeline: im2col, the product, the
     (N, O, ...) layout with the bias added in the same pass. A block whose columns exceed
@@ -159,8 +159,7 @@ def conv_forward(x: np.ndarray, w: np.ndarray, geo: Geometry, out=None, bias=Non
     out = _out_shape(x.shape, w.shape, geo) if out is None else tuple(out)
     blocks, step, fits = _plan(x.shape, w.shape, geo, out, x.itemsize)
     res = np.empty((n, o, *out), dtype=np.result_type(x, w))
-    if u is not None or (x.dtype == w.dtype and winograd.eligible(w.shape[2:], geo, w.shape[1], x.dtype)):
-        u = winograd.transform_weight(w) if u is None else u
+    if u is not None:
         front = tuple(lo for lo, _ in geo.padding)
         run(lambda lo, hi: winograd.correlate(x[lo:hi], u, front, out, res[lo:hi], bias), blocks)
         return res
@@ -212,7 +211,7 @@ def conv_input_forward(g: np.ndarray, w: np.ndarray, geo: Geometry, x_shape, u=N
     o, grp = w.shape[0], geo.groups
     kernel, out = w.shape[2:], g.shape[2:]
     blocks, _, _ = _plan(x_shape, w.shape, geo, out, g.itemsize)
-    if g.dtype == w.dtype and winograd.eligible(kernel, geo, o, g.dtype):
+    if winograd.eligible(kernel, geo, o, g, w):
         uf = winograd.flipped(winograd.transform_weight(w) if u is None else u)
         front = tuple(2 - lo for lo, _ in geo.padding)
         res = np.empty(x_shape, dtype=g.dtype)
@@ -243,7 +242,7 @@ def conv_weight_forward(x: np.ndarray, g: np.ndarray, geo: Geometry, w_shape, co
     with many input channels sums the transform-domain products of ops/winograd.py instead."""
     o, grp = w_shape[0], geo.groups
     out = g.shape[2:]
-    if x.dtype == g.dtype and winograd.eligible(w_shape[2:], geo, w_shape[1], x.dtype) and x.shape[0] > 0:
+    if winograd.eligible(w_shape[2:], geo, w_shape[1], x, g) and x.shape[0] > 0:
         front = tuple(lo for lo, _ in geo.padding)
         parts: dict[int, np.ndarray] = {}
         run(lambda lo, hi: parts.__setitem__(lo, winograd.weight_grad(x[lo:hi], g[lo:hi], front, out)), spans(x.shape[0], x.nbytes * 4))
@@ -318,7 +317,7 @@ class Conv(Function):
     def forward(self, x, w, b=None, *, geo, out=None):
         self.geo = geo
         kept: list = []
-        wino = x.dtype == w.dtype and winograd.eligible(w.shape[2:], geo, w.shape[1], x.dtype)
+        wino = winograd.eligible(w.shape[2:], geo, w.shape[1], x, w)
         self.u = winograd.transform_weight(w) if wino else None  # also the input gradient's, flipped
         y = conv_forward(x, w, geo, out, bias=b, keep=kept, u=self.u)
         self.cols = kept or None  # too big to keep: rebuilt block by block for the weight gradient

@@ -50,18 +50,20 @@ DTYPES = (np.dtype(np.float32),)
 BLOCK_BYTES = 8 * 2**20  # gathered tiles per product step (cache-sized)
 
 
-def eligible(kernel, geo, depth: int, dtype) -> bool:
+def eligible(kernel, geo, depth: int, a: np.ndarray, b: np.ndarray) -> bool:
     """Whether a convolution with this geometry runs as F(2x2, 3x3): 3x3 kernel, stride 1,
     dilation 1, one group, padding at most 2 on each side, depth >= MIN_DEPTH (the input
-    channels, or the output channels for the input gradient), a DTYPES dtype."""
+    channels, or the output channels for the input gradient), operands ``a`` and ``b`` of
+    one DTYPES dtype."""
     return (
-        tuple(kernel) == (3, 3)
+        a.dtype == b.dtype
+        and tuple(kernel) == (3, 3)
         and tuple(geo.stride) == (1, 1)
         and tuple(geo.dilation) == (1, 1)
         and geo.groups == 1
         and all(0 <= p <= 2 for pair in geo.padding for p in pair)
         and depth >= MIN_DEPTH
-        and np.dtype(dtype) in DTYPES
+        and a.dtype in DTYPES
     )
 
 
