@@ -56,7 +56,7 @@ def _writable(t: Tensor, op: str) -> np.ndarray:
 def apply_inplace(t: Tensor, op: str, fn: Callable[..., Tensor], *args, casting: str = "same_kind", **kwargs) -> Tensor:
     """``t <- fn(t, *args, **kwargs)`` in ``t``'s memory, with the version bump and PyTorch's
     autograd rules for in-place ops (see the module docstring)."""
-    track = grad_mode.enabled and (t.requires_grad or any(_requires_grad(a) for a in args))
+    track = grad_mode.is_grad_enabled() and (t.requires_grad or any(_requires_grad(a) for a in args))
     if track:
         if t.requires_grad and t.grad_fn is None:
             raise RuntimeError(

@@ -1,6 +1,8 @@
 """The engine: accumulation, retain_graph, freed graphs, deep chains, grad modes, autograd.grad,
 higher-order derivatives against PyTorch, gradcheck itself, hooks and anomaly detection."""
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -61,6 +63,38 @@ def test_no_grad_records_nothing_and_works_as_decorator_and_set_grad_enabled():
     gb.set_grad_enabled(False)
     assert not gb.is_grad_enabled()
     gb.set_grad_enabled(True)
+
+
+def test_grad_mode_is_per_thread_as_in_pytorch():
+    """no_grad in one thread must not switch recording off in another (PyTorch's grad mode is
+    thread-local), and a new thread starts with recording on whatever its creator's mode."""
+    inside, release, seen = threading.Event(), threading.Event(), {}
+
+    def evaluate():  # e.g. a validation loop in a background thread
+        with gb.no_grad():
+            seen["off_there"] = not gb.is_grad_enabled()
+            inside.set()
+            release.wait(10)
+
+    t = threading.Thread(target=evaluate)
+    t.start()
+    try:
+        assert inside.wait(10)
+        x = gb.ones(3, requires_grad=True)
+        y = (x * 2).sum()
+        assert gb.is_grad_enabled() and y.requires_grad
+        y.backward()
+        assert np.array_equal(x.grad.numpy(), [2.0, 2.0, 2.0])
+    finally:
+        release.set()
+        t.join()
+    assert seen["off_there"]
+
+    with gb.no_grad():
+        child = threading.Thread(target=lambda: seen.__setitem__("child", gb.is_grad_enabled()))
+        child.start()
+        child.join()
+    assert seen["child"] is True
 
 
 def test_non_scalar_backward_needs_a_gradient_and_int_tensors_cannot_require_grad():

@@ -113,7 +113,7 @@ class Function:
             t._vc[0] += 1
         single = not isinstance(output, tuple)
         outs = (output,) if single else output
-        record = grad_mode.enabled and any(needs)
+        record = grad_mode.is_grad_enabled() and any(needs)
         wrapped, diff = [], []
         for o in outs:
             if not isinstance(o, Tensor):

@@ -121,8 +121,8 @@ def run_backward(
             grads[target] = g
             heappush(heap, (-target.seq, target))
 
-    prev_mode = grad_mode.enabled
-    grad_mode.enabled = create_graph
+    prev_mode = grad_mode.is_grad_enabled()
+    grad_mode.set_enabled(create_graph)
     checking = anomaly.enabled
     anomaly.enabled = False  # ops inside a backward formula are reported as the node's backward
     try:
@@ -160,7 +160,7 @@ def run_backward(
             if not retain_graph:
                 node._release()
     finally:
-        grad_mode.enabled = prev_mode
+        grad_mode.set_enabled(prev_mode)
         anomaly.enabled = checking
     return results if capture is not None else None
 

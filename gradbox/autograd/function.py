@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from gradbox.autograd import anomaly, grad_mode
+from gradbox.autograd import anomaly
+from gradbox.autograd.grad_mode import _state as _grad_state
 from gradbox.autograd.opmath import OpMath, document
 from gradbox.tensor import Tensor
 
@@ -107,7 +108,7 @@ class Function:
         if tracers:
             for tracer in tracers:
                 tracer(cls, inputs, params, res)
-        if not grad_mode.enabled:
+        if not _grad_state.enabled:  # this thread's mode (grad_mode.is_grad_enabled, without the call)
             return res
         nf = []
         needed = False

@@ -1,32 +1,44 @@
 """Switches for graph recording: ``no_grad``, ``enable_grad``, ``set_grad_enabled``.
 
-Each works as a context manager and as a decorator, as in PyTorch. The state is a module
-global read on every op, so reading it must stay a plain attribute lookup.
+Each works as a context manager and as a decorator, as in PyTorch. As in PyTorch the mode
+belongs to a thread: ``no_grad`` in a background thread (an evaluation loop, say) leaves
+recording on in the others, and every new thread starts with recording on. Every op reads the
+mode, so the read is one attribute lookup on a ``threading.local`` whose class attribute holds
+the default (~30 ns).
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 
-enabled = True  # read by Function.apply; do not rebind from outside this module
+
+class _Mode(threading.local):
+    enabled = True  # the default of every thread (a class attribute: no per-thread setup)
+
+
+_state = _Mode()
 
 
 def is_grad_enabled() -> bool:
-    return enabled
+    return _state.enabled
+
+
+def set_enabled(mode: bool) -> None:
+    """Set this thread's mode (the engine switches it for a backward pass)."""
+    _state.enabled = mode
 
 
 class _GradMode(contextlib.ContextDecorator):
     _mode: bool
 
     def __enter__(self):
-        global enabled
-        self._prev = enabled
-        enabled = self._mode
+        self._prev = _state.enabled
+        _state.enabled = self._mode
         return self
 
     def __exit__(self, *exc) -> bool:
-        global enabled
-        enabled = self._prev
+        _state.enabled = self._prev
         return False
 
 
@@ -47,16 +59,14 @@ class set_grad_enabled(contextlib.ContextDecorator):  # noqa: N801
     restores the previous mode on exit."""
 
     def __init__(self, mode: bool) -> None:
-        global enabled
-        self._prev = enabled
-        enabled = bool(mode)
+        self._prev = _state.enabled
+        _state.enabled = bool(mode)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> bool:
-        global enabled
-        enabled = self._prev
+        _state.enabled = self._prev
         return False
 
 

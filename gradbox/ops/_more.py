@@ -21,7 +21,7 @@ def write_out(result, out, op: str):
         return type(result)(*vals) if hasattr(result, "_fields") else tuple(vals)
     if not isinstance(out, Tensor):
         raise TypeError(f"{op}: out= must be a Tensor, got {type(out).__name__}")
-    if grad_mode.enabled and (result.requires_grad or out.requires_grad):
+    if grad_mode.is_grad_enabled() and (result.requires_grad or out.requires_grad):
         raise RuntimeError(
             f"{op}(): functions with out=... arguments don't support automatic differentiation, "
             "but one of the arguments requires grad"

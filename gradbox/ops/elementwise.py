@@ -262,7 +262,7 @@ class Relu(Function):
 
     def backward(self, g):
         # a multiply by the 0/1 mask: np.where on a random mask is ~10x slower (branches)
-        if grad_mode.enabled:  # create_graph: in gradbox ops
+        if grad_mode.is_grad_enabled():  # create_graph: in gradbox ops
             return g * const((self.output._data > 0).astype(g._data.dtype))
         if g._data.nbytes < _parallel.MIN_BYTES:
             return const(np.multiply(g._data, self.output._data > 0))

@@ -86,7 +86,7 @@ class BatchNormTrain(Function):
         x = self.inputs[0]
         axes, shape = self.axes, self.shape
         m = float(np.prod([x._data.shape[a] for a in axes]))
-        if not grad_mode.enabled:
+        if not grad_mode.is_grad_enabled():
             return self._backward_arrays(g._data, m)
         # create_graph: x^ and 1/std as functions of x
         mu = mean(x, axes, keepdim=True)
