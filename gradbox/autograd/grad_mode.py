@@ -4,7 +4,7 @@ Each works as a context manager and as a decorator, as in PyTorch. As in PyTorch
 belongs to a thread: ``no_grad`` in a background thread (an evaluation loop, say) leaves
 recording on in the others, and every new thread starts with recording on. Every op reads the
 mode, so the read is one attribute lookup on a ``threading.local`` whose class attribute holds
-the default (~30 ns).
+the default (38 ns a read, against 9 for a module global: ~3 us a LeNet-5 step).
 """
 
 from __future__ import annotations
