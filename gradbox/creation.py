@@ -163,9 +163,38 @@ def arange(start, end=None, step=1, *, dtype=None, requires_grad: bool = False, 
     return _finish(np.arange(start, end, step).astype(npd), requires_grad)
 
 
+def _endpoint(v, op: str, what: str):
+    """A Python number from a number or a 0-d tensor (torch's tensor overload): a float32 tensor
+    endpoint must not make NumPy compute the whole range in float32."""
+    if isinstance(v, Tensor | np.ndarray):
+        if v.ndim != 0:
+            raise RuntimeError(f"{op}: expected a 0-dimensional {what} tensor, got shape {tuple(v.shape)}")
+        return v.item()
+    return v
+
+
 def linspace(start, end, steps: int, *, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    """``steps`` evenly spaced values from start to end (both included), computed in float64
+    and cast to ``dtype`` (integer dtypes truncate the endpoints and the values, as in PyTorch)."""
     _device.check(device, "linspace")
-    return _finish(np.linspace(start, end, steps).astype(_np_dtype(dtype)), requires_grad)
+    start, end = _endpoint(start, "linspace", "start"), _endpoint(end, "linspace", "end")
+    if not isinstance(steps, numbers.Integral) or steps < 0:
+        raise RuntimeError(f"linspace: expected a non-negative integer number of steps, got {steps!r}")
+    npd = _np_dtype(dtype)
+    if npd.kind in "iub":  # as in PyTorch, the endpoints are cast to the integer dtype first
+        start, end = int(start), int(end)
+    return _finish(_even_steps(float(start), float(end), int(steps)).astype(npd), requires_grad)
+
+
+def _even_steps(start: float, end: float, steps: int) -> np.ndarray:
+    """PyTorch's formula in float64: start + i d for the first half, end - (steps - 1 - i) d for
+    the second (d = (end - start) / (steps - 1)), so both endpoints are exact."""
+    if steps <= 1:
+        return np.full(steps, start)
+    d = (end - start) / (steps - 1)
+    i = np.arange(steps, dtype=np.float64)
+    half = steps // 2
+    return np.concatenate([start + d * i[:half], end - d * (steps - 1 - i[half:])])
 
 
 def eye(n: int, m: int | None = None, *, dtype=None, requires_grad: bool = False, device=None) -> Tensor:

@@ -25,6 +25,9 @@ import gradbox as gb
         lambda m: m.arange(5),
         lambda m: m.arange(0, 1, 0.25),
         lambda m: m.linspace(0, 1, 5),
+        lambda m: m.linspace(-3.7, 9.2, 7, dtype=m.int64),
+        lambda m: m.linspace(2, 2, 1),
+        lambda m: m.linspace(0, 1, 0),
         lambda m: m.eye(3),
         lambda m: m.eye(2, 3, dtype=m.float64),
         lambda m: m.zeros_like(m.tensor([1, 2])),
@@ -37,6 +40,21 @@ def test_creation_values_and_dtypes_match_torch(make):
     assert g.shape == tuple(t.shape)
     assert g.dtype.name == str(t.dtype).split(".")[1]
     np.testing.assert_allclose(g.numpy(), t.numpy())
+
+
+def test_linspace_with_tensor_endpoints_computes_in_the_requested_dtype():
+    """A float32 0-d start with dtype float64 (torch's tensor overload): the range is not
+    computed in float32 (it was: off by 5e-7), and both endpoints come out exact."""
+    start = np.float32(3.3)
+    for steps in (2, 7, 50, 51):
+        g = gb.linspace(gb.tensor(start), -3, steps, dtype=gb.float64).numpy()
+        t = torch.linspace(torch.tensor(start), -3, steps, dtype=torch.float64).numpy()
+        np.testing.assert_allclose(g, t, rtol=1e-14, atol=1e-14)
+        assert g[0] == float(start) and g[-1] == -3.0
+    with pytest.raises(RuntimeError, match="linspace: expected a 0-dimensional start tensor, got shape \\(2,\\)"):
+        gb.linspace(gb.zeros(2), 1, 5)
+    with pytest.raises(RuntimeError, match="linspace: expected a non-negative integer number of steps, got -1"):
+        gb.linspace(0, 1, -1)
 
 
 def test_random_creation_shapes_dtypes_and_seeding():
