@@ -233,6 +233,9 @@ def test_layernorm_groupnorm_embedding_match_torch():
         _x((3, 4, 5)),
     )
     check_module(nn.GroupNorm(2, 6), torch.nn.GroupNorm(2, 6), _x((3, 6, 4, 2)))
+    check_module(nn.GroupNorm(1, 2), torch.nn.GroupNorm(1, 2), _x((0, 2)))  # an empty batch (reshape cannot infer -1)
+    with pytest.raises(RuntimeError, match=r"group_norm: expected weight of shape \(4,\) \(one per channel\), got \(3,\)"):
+        gb.nn.functional.group_norm(gb.zeros(3, 4, 5), 2, gb.ones(3))
     idx = np.array([[1, 2, 0], [9, 2, 2]])
     check_module(nn.Embedding(10, 3), torch.nn.Embedding(10, 3), idx)
     check_module(nn.Embedding(10, 3, padding_idx=2), torch.nn.Embedding(10, 3, padding_idx=2), idx)

@@ -7,6 +7,8 @@ dL/dx = (1/(N sqrt(s2+eps))) (N gx^ - sum gx^ - x^ sum gx^ x^), with gx^ = gamma
 
 from __future__ import annotations
 
+import math
+
 from gradbox import ops
 from gradbox.autograd.grad_mode import no_grad
 from gradbox.ops import normalization as _norm
@@ -99,7 +101,11 @@ def group_norm(
         raise RuntimeError(
             f"group_norm: expected an input (N, C, ...) with C divisible by num_groups={num_groups}, got shape {tuple(xs)}"
         )
-    y = _normalize(ops.reshape(input, (xs[0], num_groups, -1)), (2,), eps)
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and tuple(p.shape) != (xs[1],):
+            raise RuntimeError(f"group_norm: expected {name} of shape ({xs[1]},) (one per channel), got {tuple(p.shape)}")
+    per_group = math.prod(xs[1:]) // num_groups  # spelled out: -1 cannot be inferred for an empty batch
+    y = _normalize(ops.reshape(input, (xs[0], num_groups, per_group)), (2,), eps)
     y = ops.reshape(y, xs)
     shape = [1, -1] + [1] * (len(xs) - 2)
     if weight is not None:
