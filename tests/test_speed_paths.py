@@ -333,12 +333,14 @@ def test_mid_size_products_go_to_openblas_threads_only_until_an_op_splits(monkey
     old = _parallel.threads
     _parallel.threads = 2
     try:
-        monkeypatch.setattr(_parallel, "_split_seen", False)  # nothing split yet: OpenBLAS's threads, then one again
+        monkeypatch.setattr(_parallel, "_split_seen", False)  # nothing split yet: one product, OpenBLAS's threads
         np.testing.assert_array_equal(gemm(a, b), a @ b)
-        assert held == [2, 1] and splits == []
-        monkeypatch.setattr(_parallel, "_split_seen", True)  # an op has split in this process
+        assert held == [] and splits == []
+        _parallel.run(lambda lo, hi: None, [(0, 1), (1, 2)])  # the first split holds BLAS at one thread
+        assert held == [1] and _parallel.split_seen()
         held.clear()
-        np.testing.assert_array_equal(gemm(a, b), a @ b)
+        splits.clear()
+        np.testing.assert_array_equal(gemm(a, b), a @ b)  # from then on: gradbox's blocks
         assert held == [] and splits == [2]
     finally:
         _parallel.threads = old
@@ -362,22 +364,26 @@ def test_a_split_inside_a_block_runs_inline_and_errors_reach_the_caller():
 
 
 def test_blas_is_held_at_one_thread_only_when_gradbox_splits():
-    """With several threads gradbox holds NumPy's OpenBLAS at one (its splits run single-threaded
-    products); GRADBOX_THREADS=1 leaves BLAS as it was."""
+    """With several threads gradbox holds NumPy's OpenBLAS at one from the first op it splits on
+    (its splits run single-threaded products), not at import; GRADBOX_THREADS=1 leaves BLAS as
+    it was."""
     import subprocess
     import sys
 
     code = (
-        "import numpy, threadpoolctl, gradbox\n"
-        "print([i['num_threads'] for i in threadpoolctl.threadpool_info() if i['internal_api'] == 'openblas'])"
+        "import numpy, threadpoolctl, gradbox as gb\n"
+        "def blas(): return [i['num_threads'] for i in threadpoolctl.threadpool_info() if i['internal_api'] == 'openblas']\n"
+        "print(blas())\n"
+        "gb.relu(gb.ones(64, 8192))\n"  # 2 MiB: split in two
+        "print(blas())"
     )
     out = {}
     for env_threads in ("2", "1"):
         env = {**__import__("os").environ, "GRADBOX_THREADS": env_threads, "OPENBLAS_NUM_THREADS": "2"}
         run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-        out[env_threads] = run.stdout.strip()
-    assert out["2"] == "[1]"
-    assert out["1"] == "[2]"
+        out[env_threads] = run.stdout.split()
+    assert out["2"] == ["[2]", "[1]"]
+    assert out["1"] == ["[2]", "[2]"]
 
 
 def test_set_num_threads_sets_the_split_and_rejects_bad_counts():

@@ -1,12 +1,12 @@
 """Array kernels shared by the ops: the 2-D matrix product, split over threads and with the
 operand order OpenBLAS runs well.
 
-With several threads (gradbox/ops/_parallel.py holds OpenBLAS at one thread), a product of at
-least SPLIT_MACS multiply-adds runs as one single-threaded product per block of rows of ``a``
+With several threads (gradbox/ops/_parallel.py holds OpenBLAS at one thread from the first op
+it splits on), a product of at least SPLIT_MACS multiply-adds runs as one single-threaded product per block of rows of ``a``
 (of columns of ``b`` when ``a`` has few rows) in gradbox's threads; each output entry is still
 one BLAS dot over the whole of K. A mid-size product (below BLAS_MACS) is instead handed to
 OpenBLAS's own threads as long as no op has run split in this process (a model with nothing
-else large, like an MLP): their hand-off is cheaper than a Python thread's (~50 us), but they
+else large, like an MLP; BLAS then still has its threads, for every product): their hand-off is cheaper than a Python thread's (~50 us), but they
 keep spinning after the product, which slows a split op that follows. Measured (ms per step,
 2-core VM): the MLP (products of 8-26M multiply-adds) 2.4 split -> 1.8 with OpenBLAS's threads;
 LeNet-5 (128) 13.6 ms with the rule, 18.7-20.1 ms when its 6M-multiply-add fully-connected
@@ -88,9 +88,8 @@ def gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     macs = m * n * k
     if _parallel.threads <= 1 or _parallel.busy() or macs < SPLIT_MACS or max(m, n) < 2:
         return product(a, b)
-    if macs < BLAS_MACS and not _parallel.split_seen():
-        with _parallel.blas_threads(_parallel.threads):
-            return product(a, b)
+    if macs < BLAS_MACS and not _parallel.split_seen():  # BLAS still has its threads (_parallel)
+        return product(a, b)
     out = np.empty((m, n), dtype=np.result_type(a, b))
     if m >= 2 * _parallel.threads:
         blocks = _parallel.bounds(m, min(_parallel.threads, m))

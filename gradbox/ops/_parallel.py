@@ -7,14 +7,18 @@ product as one product per block of rows or columns (``_kernels.gemm``), each si
 instead of a sequence of whole-batch passes where only the products are threaded by BLAS.
 
 With more than one thread, gradbox therefore holds NumPy's BLAS at one thread, process-wide
-(through threadpoolctl, from import on): OpenBLAS's worker threads keep spinning on the other
+(through threadpoolctl), from the first op it splits on: OpenBLAS's worker threads keep spinning on the other
 core for a while after every threaded product, so a threaded product next to a split pass makes
 the two fight over the cores (np.maximum on a 9 MB array: 0.90 ms whole, 1.04 ms halved right
 after a threaded product, 0.50 ms halved otherwise), and switching BLAS back and forth per op
 kept them spinning. Measured on the 2-core VM, ms per training step in alternating fresh
 processes, BLAS threaded and gradbox serial -> BLAS held at one thread and gradbox split in two:
 CIFAR CNN 75.6-85.2 -> 68.9-74.1, MNIST CNN 69.7-77.0 -> 59.4-69.4 (three runs each); ResNet-18
-1108 -> 970 and LeNet-5 (64) 7.9 -> 7.5 (one run each), with a third less CPU time. Halving the columns of a product as strided views of one im2col matrix gained nothing
+1108 -> 970 and LeNet-5 (64) 7.9 -> 7.5 (one run each), with a third less CPU time. Until
+then (a program whose ops are all too small to split, e.g. an MLP) BLAS keeps its threads and
+threads every product itself: holding it from import and threading only the mid-size products
+made the MLP's step 2.5-6% slower (1.98 vs 1.87 ms alternating in one process, slower in 13
+of 16 rounds; 10 of 12 and 9 of 16 in two more such runs). Halving the columns of a product as strided views of one im2col matrix gained nothing
 (OpenBLAS with a long leading dimension); each block builds its own contiguous columns.
 
 ``gb.set_num_threads(n)`` sets the number of blocks (default: the CPUs, or ``GRADBOX_THREADS``);
@@ -25,7 +29,6 @@ below ``MIN_BYTES`` runs inline (a thread hand-off costs ~20-50 us), and a split
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 from collections.abc import Callable
@@ -55,7 +58,7 @@ def set_threads(n: int) -> int:
     """Set the number of blocks a large op is split into (1 = serial); returns the previous value."""
     global threads
     old, threads = threads, max(1, int(n))
-    hold_blas()
+    hold_blas(threads if threads > 1 and not _split_seen else 1)
     return old
 
 
@@ -87,16 +90,6 @@ def hold_blas(n: int = 1) -> None:
         lib.set_num_threads(n)
 
 
-@contextlib.contextmanager
-def blas_threads(n: int):
-    """Within the block, OpenBLAS may use ``n`` threads (held at one again after)."""
-    hold_blas(n)
-    try:
-        yield
-    finally:
-        hold_blas(1)
-
-
 def bounds(n: int, parts: int) -> list[tuple[int, int]]:
     """``parts`` near-equal [lo, hi) ranges covering range(n), empty ones dropped."""
     step, extra = divmod(n, parts)
@@ -110,7 +103,8 @@ def bounds(n: int, parts: int) -> list[tuple[int, int]]:
 
 
 def split_seen() -> bool:
-    """True once an op has run split in this process (a function of the program, not of timing)."""
+    """True once an op has run split in this process (a function of the program, not of timing);
+    from then on BLAS is held at one thread."""
     return _split_seen
 
 
@@ -142,7 +136,9 @@ def run(fn: Callable[[int, int], None], blocks: list[tuple[int, int]]) -> None:
             fn(lo, hi)
         return
     global _split_seen
-    _split_seen = True
+    if not _split_seen:
+        hold_blas(1)  # before any block runs its single-threaded product
+        _split_seen = True
     futs = [_executor().submit(_block, fn, lo, hi) for lo, hi in blocks[1:]]
     error = None
     try:
@@ -184,6 +180,3 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
-
-if threads > 1:
-    hold_blas()
