@@ -2,12 +2,13 @@
 operand order OpenBLAS runs well.
 
 With several threads (gradbox/ops/_parallel.py holds OpenBLAS at one thread from the first op
-it splits on), a product of at least SPLIT_MACS multiply-adds runs as one single-threaded product per block of rows of ``a``
-(of columns of ``b`` when ``a`` has few rows) in gradbox's threads; each output entry is still
-one BLAS dot over the whole of K. A mid-size product (below BLAS_MACS) is instead handed to
-OpenBLAS's own threads as long as no op has run split in this process (a model with nothing
-else large, like an MLP; BLAS then still has its threads, for every product): their hand-off is cheaper than a Python thread's (~50 us), but they
-keep spinning after the product, which slows a split op that follows. Measured (ms per step,
+it splits on), a product of at least SPLIT_MACS multiply-adds runs as one single-threaded
+product per block of rows of ``a`` (of columns of ``b`` when ``a`` has few rows) in gradbox's
+threads; each output entry is still one BLAS dot over the whole of K. A mid-size product (below
+BLAS_MACS) is instead left to OpenBLAS's own threads as long as no op has run split in this
+process (a model with nothing else large, like an MLP; BLAS then still has its threads, for
+every product): their hand-off is cheaper than a Python thread's (~50 us), but they keep
+spinning after the product, which slows a split op that follows. Measured (ms per step,
 2-core VM): the MLP (products of 8-26M multiply-adds) 2.4 split -> 1.8 with OpenBLAS's threads;
 LeNet-5 (128) 13.6 ms with the rule, 18.7-20.1 ms when its 6M-multiply-add fully-connected
 products were handed to OpenBLAS regardless of the splits around them. The rule depends on the

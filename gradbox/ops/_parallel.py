@@ -7,19 +7,20 @@ product as one product per block of rows or columns (``_kernels.gemm``), each si
 instead of a sequence of whole-batch passes where only the products are threaded by BLAS.
 
 With more than one thread, gradbox therefore holds NumPy's BLAS at one thread, process-wide
-(through threadpoolctl), from the first op it splits on: OpenBLAS's worker threads keep spinning on the other
-core for a while after every threaded product, so a threaded product next to a split pass makes
-the two fight over the cores (np.maximum on a 9 MB array: 0.90 ms whole, 1.04 ms halved right
-after a threaded product, 0.50 ms halved otherwise), and switching BLAS back and forth per op
-kept them spinning. Measured on the 2-core VM, ms per training step in alternating fresh
+(through threadpoolctl), from the first op it splits on: OpenBLAS's worker threads keep
+spinning on the other core for a while after every threaded product, so a threaded product
+next to a split pass makes the two fight over the cores (np.maximum on a 9 MB array: 0.90 ms
+whole, 1.04 ms halved right after a threaded product, 0.50 ms halved otherwise), and switching
+BLAS back and forth per op kept them spinning. Measured on the 2-core VM, ms per training step in alternating fresh
 processes, BLAS threaded and gradbox serial -> BLAS held at one thread and gradbox split in two:
 CIFAR CNN 75.6-85.2 -> 68.9-74.1, MNIST CNN 69.7-77.0 -> 59.4-69.4 (three runs each); ResNet-18
 1108 -> 970 and LeNet-5 (64) 7.9 -> 7.5 (one run each), with a third less CPU time. Until
 then (a program whose ops are all too small to split, e.g. an MLP) BLAS keeps its threads and
 threads every product itself: holding it from import and threading only the mid-size products
 made the MLP's step 2.5-6% slower (1.98 vs 1.87 ms alternating in one process, slower in 13
-of 16 rounds; 10 of 12 and 9 of 16 in two more such runs). Halving the columns of a product as strided views of one im2col matrix gained nothing
-(OpenBLAS with a long leading dimension); each block builds its own contiguous columns.
+of 16 rounds; 10 of 12 and 9 of 16 in two more such runs). Halving the columns of a product as
+strided views of one im2col matrix gained nothing (OpenBLAS with a long leading dimension); each
+block builds its own contiguous columns.
 
 ``gb.set_num_threads(n)`` sets the number of blocks (default: the CPUs, or ``GRADBOX_THREADS``);
 ``GRADBOX_THREADS=1`` in the environment makes gradbox run serially and leave BLAS alone. Work
