@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from gradbox import _device, _dtype
-from gradbox.ops._util import shape_arg
+from gradbox.ops._util import endpoint, shape_arg
 from gradbox.random import Generator, _gen
 from gradbox.tensor import Tensor
 
@@ -163,21 +163,11 @@ def arange(start, end=None, step=1, *, dtype=None, requires_grad: bool = False, 
     return _finish(np.arange(start, end, step).astype(npd), requires_grad)
 
 
-def _endpoint(v, op: str, what: str):
-    """A Python number from a number or a 0-d tensor (torch's tensor overload): a float32 tensor
-    endpoint must not make NumPy compute the whole range in float32."""
-    if isinstance(v, Tensor | np.ndarray):
-        if v.ndim != 0:
-            raise RuntimeError(f"{op}: expected a 0-dimensional {what} tensor, got shape {tuple(v.shape)}")
-        return v.item()
-    return v
-
-
 def linspace(start, end, steps: int, *, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     """``steps`` evenly spaced values from start to end (both included), computed in float64
     and cast to ``dtype`` (integer dtypes truncate the endpoints and the values, as in PyTorch)."""
     _device.check(device, "linspace")
-    start, end = _endpoint(start, "linspace", "start"), _endpoint(end, "linspace", "end")
+    start, end = endpoint(start, "linspace", "start"), endpoint(end, "linspace", "end")
     if not isinstance(steps, numbers.Integral) or steps < 0:
         raise RuntimeError(f"linspace: expected a non-negative integer number of steps, got {steps!r}")
     npd = _np_dtype(dtype)

@@ -55,6 +55,8 @@ def test_linspace_with_tensor_endpoints_computes_in_the_requested_dtype():
         gb.linspace(gb.zeros(2), 1, 5)
     with pytest.raises(RuntimeError, match="linspace: expected a non-negative integer number of steps, got -1"):
         gb.linspace(0, 1, -1)
+    with pytest.raises(RuntimeError, match="logspace: expected a 0-dimensional end tensor, got shape \\(3,\\)"):
+        gb.logspace(0, gb.ones(3), 5)
 
 
 def test_random_creation_shapes_dtypes_and_seeding():

@@ -129,6 +129,16 @@ def norm_dims(dim, ndim: int, op: str) -> tuple[int, ...] | None:
     return (d,) if ndim else None  # a 0-d tensor takes dim 0 or -1: reducing it over "all" its dims
 
 
+def endpoint(v, op: str, what: str):
+    """A Python number from a number or a 0-d tensor (torch's tensor overload of linspace and
+    logspace): a float32 tensor endpoint must not make NumPy compute the range in float32."""
+    if isinstance(v, Tensor | np.ndarray):
+        if v.ndim != 0:
+            raise RuntimeError(f"{op}: expected a 0-dimensional {what} tensor, got shape {tuple(v.shape)}")
+        return v.item()
+    return v
+
+
 def shape_arg(args: tuple, op: str, new: bool = False) -> tuple[int, ...]:
     """Accept ``f(2, 3)`` and ``f((2, 3))`` / ``f([2, 3])`` like PyTorch; ``new``: the sizes of a
     tensor to create, which must not be negative."""

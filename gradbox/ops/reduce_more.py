@@ -12,7 +12,7 @@ import numpy as np
 from gradbox import _dtype
 from gradbox.autograd.opmath import OpMath, op
 from gradbox.ops._more import with_out
-from gradbox.ops._util import as_tensor, const, norm_dims
+from gradbox.ops._util import as_tensor, const, endpoint, norm_dims
 from gradbox.ops.elementwise import sqrt, where
 from gradbox.ops.reduce import amax, amin, mean
 from gradbox.ops.reduce import sum as _sum
@@ -162,8 +162,7 @@ def logspace(
     npd = _dtype.get_default_dtype().np if dtype is None else _dtype.to_numpy_dtype(dtype)
     if steps < 0:
         raise RuntimeError(f"number of steps must be non-negative, got {steps}")
-    s = float(start.item()) if isinstance(start, Tensor) else start
-    e = float(end.item()) if isinstance(end, Tensor) else end
+    s, e = endpoint(start, "logspace", "start"), endpoint(end, "logspace", "end")
     if np.dtype(npd).kind in "iu":
         exps = np.linspace(s, e, steps, dtype=np.float64)
         out = np.asarray(np.power(float(base), exps)).astype(npd)
