@@ -58,6 +58,32 @@ def test_cross_entropy_gradient_is_softmax_minus_onehot():
     assert gb.autograd.gradgradcheck(lambda z: F.cross_entropy(z, gb.tensor(y)), [z])
 
 
+def test_cross_entropy_second_derivatives_with_weights_smoothing_and_ignored_rows():
+    # the gradient op (SoftmaxCrossEntropyGrad) differentiated in the logits and in the upstream
+    # gradient, whose rows differ under reduction="none"; the target coefficients sum to 1.2 per row
+    rng = np.random.default_rng(4)
+    z = gb.tensor(_logits((5, 4)), requires_grad=True)
+    y, w = gb.tensor([0, 3, -100, 2, 1]), gb.tensor(rng.uniform(0.5, 2, 4))
+    for reduction in ("none", "mean"):
+        fn = lambda z, reduction=reduction: F.cross_entropy(z, y, weight=w, label_smoothing=0.2, reduction=reduction)  # noqa: E731
+        assert gb.autograd.gradgradcheck(fn, [z])
+    p = np.random.default_rng(5).dirichlet(np.ones(4), size=(5,)) * 1.2
+    assert gb.autograd.gradgradcheck(lambda z: F.cross_entropy(z, gb.tensor(p), reduction="none"), [z])
+
+
+def test_cross_entropy_plain_targets_check_bounds_and_honour_an_in_range_ignore_index():
+    z = _logits((4, 3))
+    for bad, shown in (([0, 1, 5, 0], 5), ([0, -1, 2, 0], -1)):
+        with pytest.raises(IndexError, match=f"cross_entropy: target {shown} is out of bounds for 3 classes"):
+            F.cross_entropy(gb.tensor(z), gb.tensor(bad))
+    y = np.array([1, 0, 2, 1])
+    check(
+        lambda x: F.cross_entropy(x, gb.tensor(y), ignore_index=1),
+        lambda x: TF.cross_entropy(x, torch.tensor(y), ignore_index=1),
+        z,
+    )
+
+
 def test_cross_entropy_is_stable_for_huge_logits():
     z = np.array([[1000.0, -1000.0, 0.0], [-5e4, 5e4, 0.0]])
     check(lambda x: F.cross_entropy(x, gb.tensor([0, 0])), lambda x: TF.cross_entropy(x, torch.tensor([0, 0])), z)

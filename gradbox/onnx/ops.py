@@ -37,6 +37,7 @@ UNEXPORTABLE: dict[str, str] = {
     "ONNX form; write it with gradbox ops (or the layer it stands for) to export it",
     "CustomOutput": "an output of a user's gb.autograd.Function (see CustomFunctionNode)",
     "ConvWeight": _BACKWARD,
+    "SoftmaxCrossEntropyGrad": _BACKWARD,
     "IndexAdd": _BACKWARD,
     "ScatterAdd": _BACKWARD,
     "MaxPoolScatter": _BACKWARD,

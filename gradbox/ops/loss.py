@@ -18,6 +18,7 @@ from gradbox.autograd.function import Function
 from gradbox.autograd.opmath import OpMath
 from gradbox.ops._util import const
 from gradbox.ops.reduce import softmax
+from gradbox.ops.reduce import sum as sum_
 from gradbox.ops.shape import movedim, reshape, unsqueeze
 from gradbox.tensor import Tensor
 
@@ -35,14 +36,50 @@ class SoftmaxCrossEntropy(Function):
     def forward(self, z, r):
         self.r = r
         shifted = z - z.max(axis=1, keepdims=True)
-        logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        return -(r * logp).sum(axis=1)
+        e = np.exp(shifted)
+        s = e.sum(axis=1, keepdims=True)
+        self.p = e / s  # softmax(z), for the backward
+        return -(r * (shifted - np.log(s))).sum(axis=1)
 
     def backward(self, g):
-        z = self.inputs[0]
+        return SoftmaxCrossEntropyGrad.apply(self.inputs[0], g, r=self.r, p=self.p)
+
+
+class SoftmaxCrossEntropyGrad(Function):
+    """The gradient of SoftmaxCrossEntropy as one op (one pass over the (M, C) logits, where
+    composing it would take five ops), differentiable again in both z and g."""
+
+    math = OpMath(
+        "D_ic = g_i (p_ic c_i - r_ic),  p = softmax(z) along the classes, c_i = sum_c r_ic",
+        grads=(
+            "g_i c_i p_i * (H_i - sum_c H_ic p_ic)   (the softmax Jacobian applied to H = dL/dD)",
+            "sum_c H_ic (p_ic c_i - r_ic)",
+        ),
+        inputs=("z", "g"),
+        note="r: the constant target coefficients of SoftmaxCrossEntropy; p is the forward's softmax.",
+    )
+
+    save_inputs = True
+
+    def forward(self, z, g, r, p):
+        self.r = r
+        c = r.sum(axis=1, keepdims=True)
+        d = p * c
+        d -= r
+        d *= g[:, None]
+        return d
+
+    def backward(self, h):
+        z, g = self.inputs
         r = self.r
         coef = const(r.sum(axis=1, keepdims=True))
-        return unsqueeze(g, 1) * (softmax(z, 1) * coef - const(r))
+        p = softmax(z, 1)
+        gz = gg = None
+        if z.requires_grad:
+            gz = unsqueeze(g, 1) * coef * p * (h - sum_(h * p, 1, keepdim=True))
+        if g.requires_grad:
+            gg = sum_(h * (p * coef - const(r)), 1)
+        return gz, gg
 
 
 def class_last(x: Tensor) -> tuple[Tensor, tuple]:
@@ -59,6 +96,10 @@ def class_last(x: Tensor) -> tuple[Tensor, tuple]:
 def target_coefficients(target: np.ndarray, c: int, weight, ignore_index: int, smoothing: float, op: str):
     """r (M, C) for class-index targets, and each row's weight w[y_i] (0 where ignored)."""
     t = target.reshape(-1)
+    if weight is None and not smoothing and t.size and not 0 <= ignore_index < c and 0 <= t.min() and t.max() < c:
+        r = np.zeros((t.size, c))  # the common case: every target a class, none ignored
+        r[np.arange(t.size), t] = 1.0
+        return r, np.ones(t.size)
     valid = t != ignore_index
     bad = valid & ((t < 0) | (t >= c))
     if bad.any():
