@@ -40,7 +40,7 @@ def sgd(
                 buf = momentum_buffers[i] = np.array(g, copy=True)
             else:
                 buf *= momentum
-                buf += (1 - dampening) * g
+                buf += (1 - dampening) * g if dampening else g  # no scaled copy for the usual t = 0
             g = g + momentum * buf if nesterov else buf
         theta -= lr * g
 
