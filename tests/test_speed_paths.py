@@ -177,9 +177,9 @@ def _bn_step(x, up, affine):
 @pytest.mark.parametrize("affine", [True, False])
 def test_batchnorm_blas_statistics_match_plain_reductions_and_torch(monkeypatch, dtype, affine):
     """BatchNormTrain's per-channel sums as BLAS dot products (gradbox/ops/normalization.py) against
-    the plain NumPy reductions (forced by emptying _BLAS_DTYPES) and PyTorch, on an input with a
+    the plain NumPy reductions (forced by emptying _kernels.BLAS_DTYPES) and PyTorch, on an input with a
     large offset (the variance is centred, not E[x^2] - mean^2) and a 3-D input."""
-    from gradbox.ops import normalization
+    from gradbox.ops import _kernels
 
     rng = np.random.default_rng(7)
     tol = 1e-10 if dtype == np.float64 else 2e-4
@@ -190,7 +190,7 @@ def test_batchnorm_blas_statistics_match_plain_reductions_and_torch(monkeypatch,
             x, up = x[..., None], up[..., None]  # BatchNorm2d on (N, C, L, 1)
         fast = _bn_step(x, up, affine)
         with monkeypatch.context() as m:
-            m.setattr(normalization, "_BLAS_DTYPES", ())
+            m.setattr(_kernels, "BLAS_DTYPES", ())
             plain = _bn_step(x, up, affine)
         for f, p in zip(fast, plain):
             assert f.dtype == p.dtype
@@ -499,3 +499,31 @@ def test_a_bad_gradbox_threads_value_is_refused_by_name(value):
     run = subprocess.run([sys.executable, "-c", "import gradbox"], capture_output=True, text=True, env=env)
     assert run.returncode != 0
     assert "GRADBOX_THREADS must be a positive integer" in run.stderr and repr(value) in run.stderr
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_per_channel_sum_as_a_blas_product_matches_numpy_and_torch(monkeypatch, dtype):
+    """Sum over dims (0, 2, ...) (a convolution's bias gradient) runs as (N C, L) @ ones
+    (_kernels.channel_sum): against NumPy's own sum (forced by emptying BLAS_DTYPES), PyTorch, the
+    other dtypes and layouts that keep NumPy's sum, and keepdim."""
+    from gradbox.ops import _kernels
+
+    rng = np.random.default_rng(3)
+    tol = 1e-10 if dtype == np.float64 else 1e-5
+    for shape in ((5, 3, 7, 6), (4, 2, 3), (3, 4, 2, 5, 3), (64, 16, 10, 10)):
+        x = (rng.standard_normal(shape) + 2.0).astype(dtype)
+        dims = (0, *range(2, len(shape)))
+        for keepdim in (False, True):
+            fast = gb.tensor(x).sum(dims, keepdim=keepdim).numpy()
+            with monkeypatch.context() as m:
+                m.setattr(_kernels, "BLAS_DTYPES", ())
+                plain = gb.tensor(x).sum(dims, keepdim=keepdim).numpy()
+            ref = torch.tensor(x).sum(dims, keepdim=keepdim).numpy()
+            assert fast.shape == plain.shape == ref.shape and fast.dtype == ref.dtype
+            np.testing.assert_allclose(fast, plain, rtol=tol)
+            np.testing.assert_allclose(fast, ref, rtol=tol)
+    x = rng.standard_normal((4, 3, 5, 6)).astype(dtype)
+    for other in (x.transpose(0, 1, 3, 2), x.astype(np.int64), x > 0):  # not C-contiguous; not BLAS dtypes
+        ours, ref = gb.tensor(other).sum((0, 2, 3)), torch.tensor(other).sum((0, 2, 3))
+        assert str(ours.dtype).split(".")[-1] == str(ref.dtype).split(".")[-1]
+        np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=tol)

@@ -8,7 +8,7 @@ import numpy as np
 from gradbox.autograd import grad_mode
 from gradbox.autograd.function import Function
 from gradbox.autograd.opmath import OpMath
-from gradbox.ops import _parallel
+from gradbox.ops import _kernels, _parallel
 from gradbox.ops._util import const
 from gradbox.ops.elementwise import sqrt
 from gradbox.ops.reduce import mean
@@ -41,7 +41,7 @@ class BatchNormTrain(Function):
         n, c = x.shape[:2]
         r = x.reshape(n, c, int(np.prod(x.shape[2:], dtype=np.int64)))
         m = r.shape[0] * r.shape[2]
-        if x.dtype not in _BLAS_DTYPES or m == 0:
+        if x.dtype not in _kernels.BLAS_DTYPES or m == 0:
             return self._forward_plain(x, weight, bias, stats)
         # (C,) statistics from per-(sample, channel) BLAS dot products (sum: x @ ones; centred sum
         # of squares: xc . xc), then y = xc (gamma/std) + beta in two passes, keeping xc (not x^):
@@ -135,16 +135,11 @@ class BatchNormTrain(Function):
         return tuple(grads)
 
 
-_BLAS_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
 def _channel_sum(a, b):
     """(C,) sums over dims 0 and 2 of a (N, C, L), or of a * b: one dot product per (sample,
     channel) row (x @ ones for BLAS dtypes), then a sum over the samples."""
     if b is None:
-        if a.dtype in _BLAS_DTYPES:
-            return (a @ np.ones(a.shape[2], dtype=a.dtype)).sum(axis=0)
-        return a.sum(axis=(0, 2))
-    if a.dtype in _BLAS_DTYPES and a.dtype == b.dtype:
+        return _kernels.channel_sum(a)
+    if a.dtype in _kernels.BLAS_DTYPES and a.dtype == b.dtype:
         return np.matmul(a[:, :, None, :], b[:, :, :, None])[:, :, 0, 0].sum(axis=0)
     return (a * b).sum(axis=(0, 2))

@@ -12,6 +12,7 @@ import numpy as np
 
 from gradbox.autograd.function import Function
 from gradbox.autograd.opmath import OpMath, op
+from gradbox.ops._kernels import channel_sum
 from gradbox.ops._util import as_tensor, const, norm_dim, norm_dims
 from gradbox.ops.elementwise import exp, maximum, minimum
 from gradbox.ops.shape import expand, reshape
@@ -48,6 +49,9 @@ class Sum(Function):
 
     def forward(self, x, dims, keepdim):
         self.dims, self.keepdim = dims, keepdim
+        if x.ndim >= 3 and dims == (0, *range(2, x.ndim)):  # per channel, as a convolution's bias gradient
+            y = channel_sum(x.reshape(x.shape[0], x.shape[1], -1))
+            return y.reshape(_kept_shape(x.shape, dims)) if keepdim else y
         return np.sum(x, axis=dims, keepdims=keepdim)
 
     def backward(self, g):
