@@ -510,7 +510,7 @@ def test_per_channel_sum_as_a_blas_product_matches_numpy_and_torch(monkeypatch, 
 
     rng = np.random.default_rng(3)
     tol = 1e-10 if dtype == np.float64 else 1e-5
-    for shape in ((5, 3, 7, 6), (4, 2, 3), (3, 4, 2, 5, 3), (64, 16, 10, 10)):
+    for shape in ((5, 3, 7, 6), (4, 2, 3), (3, 4, 2, 5, 3), (64, 16, 10, 10), (0, 4, 6, 6), (3, 2, 0, 5)):
         x = (rng.standard_normal(shape) + 2.0).astype(dtype)
         dims = (0, *range(2, len(shape)))
         for keepdim in (False, True):

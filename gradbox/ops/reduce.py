@@ -50,7 +50,7 @@ class Sum(Function):
     def forward(self, x, dims, keepdim):
         self.dims, self.keepdim = dims, keepdim
         if x.ndim >= 3 and dims == (0, *range(2, x.ndim)):  # per channel, as a convolution's bias gradient
-            y = channel_sum(x.reshape(x.shape[0], x.shape[1], -1))
+            y = channel_sum(x.reshape(x.shape[0], x.shape[1], int(np.prod(x.shape[2:]))))  # -1 fails on size 0
             return y.reshape(_kept_shape(x.shape, dims)) if keepdim else y
         return np.sum(x, axis=dims, keepdims=keepdim)
 
