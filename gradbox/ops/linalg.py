@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from gradbox._dtype import from_numpy_dtype
+from gradbox.autograd import grad_mode
 from gradbox.autograd.function import Function
 from gradbox.autograd.opmath import OpMath, op
 from gradbox.ops._kernels import gemm
-from gradbox.ops._util import as_tensor, check_broadcast
+from gradbox.ops._util import as_tensor, check_broadcast, const
 from gradbox.ops.reduce import sum as sum_
 from gradbox.ops.shape import reshape, transpose
 from gradbox.tensor import Tensor
@@ -128,11 +129,17 @@ class Linear(Function):
 
     def backward(self, g):
         x, w = self.inputs[0], self.inputs[1]
-        gx = matmul(g, w) if x.requires_grad else None
-        gw = matmul(transpose(g, 0, 1), x) if w.requires_grad else None
-        if len(self.inputs) == 2:
-            return gx, gw
-        return gx, gw, (sum_(g, 0) if self.inputs[2].requires_grad else None)
+        want_b = len(self.inputs) == 3 and self.inputs[2].requires_grad
+        if not grad_mode.is_grad_enabled():  # a plain backward: the same products on the arrays, 3 ops fewer
+            ga = g._data
+            gx = const(np.ascontiguousarray(gemm(ga, w._data))) if x.requires_grad else None
+            gw = const(np.ascontiguousarray(gemm(ga.T, x._data))) if w.requires_grad else None
+            gb = const(ga.sum(axis=0)) if want_b else None
+        else:  # create_graph: in gradbox ops, differentiable again
+            gx = matmul(g, w) if x.requires_grad else None
+            gw = matmul(transpose(g, 0, 1), x) if w.requires_grad else None
+            gb = sum_(g, 0) if want_b else None
+        return (gx, gw) if len(self.inputs) == 2 else (gx, gw, gb)
 
 
 @op(Linear, summary="Affine map of the last dim of ``input``: x W^T + b (leading dims are flattened into rows).")
