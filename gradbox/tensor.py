@@ -47,6 +47,9 @@ class Tensor:
     # shared by a tensor and its views; ``_base`` is the tensor a view was taken from.
     _vc: list | None = None
     _base: Tensor | None = None
+    # A gradient whose array nothing else references (ops/_util.fresh): the engine may keep it
+    # as a leaf's .grad without the defensive copy.
+    _fresh: bool = False
 
     def __init__(self, data: Any = None, *, dtype=None, requires_grad: bool = False) -> None:
         # ``gb.Tensor(data)`` gives float32 like ``torch.Tensor(data)``; prefer ``gb.tensor``.

@@ -223,6 +223,23 @@ def test_leaf_grads_do_not_alias_each_other():
     np.testing.assert_allclose(b.grad.numpy(), [1, 1])
 
 
+def test_a_fresh_gradient_is_kept_by_one_leaf_only():
+    # Linear's plain backward makes its gradients as fresh arrays (ops/_util.fresh), which a leaf
+    # keeps without a copy; here Add hands the one fresh input gradient to both a and b
+    a, b = gb.ones(4, 3, requires_grad=True), gb.ones(4, 3, requires_grad=True)
+    w = gb.tensor(np.arange(6.0, dtype=np.float32).reshape(2, 3), requires_grad=True)
+    gb.nn.functional.linear(a + b, w).sum().backward()
+    expected = np.tile(w.detach().numpy().sum(axis=0), (4, 1))
+    a.grad.mul_(2)
+    np.testing.assert_allclose(b.grad.numpy(), expected)
+    np.testing.assert_allclose(a.grad.numpy(), 2 * expected)
+    # a weight shared by two layers: the second contribution is added onto the kept first one
+    x = gb.ones(4, 3)
+    w.grad = None
+    (gb.nn.functional.linear(x, w).sum() + gb.nn.functional.linear(2 * x, w).sum()).backward()
+    np.testing.assert_allclose(w.grad.numpy(), np.full((2, 3), 12.0))
+
+
 def test_backward_of_a_leaf_itself_and_create_graph_gives_grad_with_graph():
     x = gb.tensor(2.0, requires_grad=True)
     x.backward()

@@ -66,8 +66,13 @@ def _accumulate_leaf(leaf: Tensor, g: Tensor, create_graph: bool) -> None:
     if leaf._hooks:
         g = _run_hooks(leaf._hooks, g)
     if leaf.grad is None:
-        # A fresh array: the incoming gradient may alias another leaf's or a view.
-        leaf.grad = g if create_graph else Tensor._wrap(np.array(g._data, copy=True))
+        if create_graph:
+            leaf.grad = g
+        elif g._fresh:  # an array made for this leaf alone (ops/_util.fresh): kept, not copied
+            g._fresh = False  # and never passed on as fresh again (a hook could return it for another leaf)
+            leaf.grad = g
+        else:  # a copy: the incoming gradient may alias another leaf's or be a view
+            leaf.grad = Tensor._wrap(np.array(g._data, copy=True))
     elif create_graph or leaf.grad.requires_grad:
         leaf.grad = leaf.grad + g
     else:

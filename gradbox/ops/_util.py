@@ -20,6 +20,15 @@ def const(a) -> Tensor:
     return Tensor._wrap(np.asarray(a))
 
 
+def fresh(a: np.ndarray) -> Tensor:
+    """A gradient in a new array that no other tensor or node references (a product's result),
+    for a plain backward: the engine may then keep it as a leaf's .grad instead of copying it
+    (it copies otherwise, since a gradient may alias another leaf's or be a view)."""
+    t = Tensor._wrap(a)
+    t._fresh = True
+    return t
+
+
 def as_tensor(x, op: str, like: Tensor | None = None) -> Tensor:
     """Turn an operand into a Tensor; Python scalars take ``like``'s dtype per PyTorch promotion."""
     if isinstance(x, Tensor):

@@ -13,7 +13,7 @@ from gradbox.autograd import grad_mode
 from gradbox.autograd.function import Function
 from gradbox.autograd.opmath import OpMath, op
 from gradbox.ops._kernels import gemm
-from gradbox.ops._util import as_tensor, check_broadcast, const
+from gradbox.ops._util import as_tensor, check_broadcast, fresh
 from gradbox.ops.reduce import sum as sum_
 from gradbox.ops.shape import reshape, transpose
 from gradbox.tensor import Tensor
@@ -132,9 +132,9 @@ class Linear(Function):
         want_b = len(self.inputs) == 3 and self.inputs[2].requires_grad
         if not grad_mode.is_grad_enabled():  # a plain backward: the same products on the arrays, 3 ops fewer
             ga = g._data
-            gx = const(np.ascontiguousarray(gemm(ga, w._data))) if x.requires_grad else None
-            gw = const(np.ascontiguousarray(gemm(ga.T, x._data))) if w.requires_grad else None
-            gb = const(ga.sum(axis=0)) if want_b else None
+            gx = fresh(np.ascontiguousarray(gemm(ga, w._data))) if x.requires_grad else None
+            gw = fresh(np.ascontiguousarray(gemm(ga.T, x._data))) if w.requires_grad else None
+            gb = fresh(ga.sum(axis=0)) if want_b else None
         else:  # create_graph: in gradbox ops, differentiable again
             gx = matmul(g, w) if x.requires_grad else None
             gw = matmul(transpose(g, 0, 1), x) if w.requires_grad else None
