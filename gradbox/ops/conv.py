@@ -329,12 +329,12 @@ class Conv(Function):
 
     def backward(self, g):
         x, w = self.inputs[:2]
+        # the bias gradient first, while g (just made by the op after this one) is still in cache: last,
+        # it read g back from memory (MNIST CNN's (64, 64, 24, 24) in the step: 0.72-0.87 -> 0.50-0.57 ms)
+        gb = _sum(g, (0, *range(2, g._data.ndim))) if len(self.inputs) == 3 and self.inputs[2].requires_grad else None
         gx = ConvInput.apply(g, w, geo=self.geo, x_shape=x._data.shape, u=self.u) if x.requires_grad else None
         gw = ConvWeight.apply(x, g, geo=self.geo, w_shape=w._data.shape, cols=self.cols) if w.requires_grad else None
-        if len(self.inputs) == 2:
-            return gx, gw
-        gb = _sum(g, (0, *range(2, g._data.ndim))) if self.inputs[2].requires_grad else None
-        return gx, gw, gb
+        return (gx, gw) if len(self.inputs) == 2 else (gx, gw, gb)
 
 
 class ConvInput(Function):
