@@ -71,6 +71,24 @@ def test_cross_entropy_second_derivatives_with_weights_smoothing_and_ignored_row
     assert gb.autograd.gradgradcheck(lambda z: F.cross_entropy(z, gb.tensor(p), reduction="none"), [z])
 
 
+@pytest.mark.parametrize("reduction", ["none", "mean"])
+def test_cross_entropy_double_backward_matches_torch(reduction):
+    # d/dz and d/dv of v . dL/dz (SoftmaxCrossEntropyGrad's backward) against PyTorch's double backward
+    rng = np.random.default_rng(6)
+    z0, y, w = _logits((5, 4)), np.array([0, 3, -100, 2, 1]), rng.uniform(0.5, 2, 4)
+    out_shape = (5,) if reduction == "none" else ()
+    v0, u0 = rng.standard_normal(out_shape), rng.standard_normal((5, 4))
+    results = []
+    for lib, F_ in ((gb, F), (torch, TF)):
+        z, v = lib.tensor(z0, requires_grad=True), lib.tensor(v0, requires_grad=True)
+        loss = F_.cross_entropy(z, lib.tensor(y), weight=lib.tensor(w), label_smoothing=0.2, reduction=reduction)
+        (gz,) = (gb.autograd.grad if lib is gb else torch.autograd.grad)(loss, [z], v, create_graph=True)
+        second = (gb.autograd.grad if lib is gb else torch.autograd.grad)((gz * lib.tensor(u0)).sum(), [z, v])
+        results.append([t.detach().numpy() for t in (gz, *second)])
+    for ours, ref in zip(*results):
+        np.testing.assert_allclose(ours, ref, rtol=1e-10, atol=1e-12)
+
+
 def test_cross_entropy_plain_targets_check_bounds_and_honour_an_in_range_ignore_index():
     z = _logits((4, 3))
     for bad, shown in (([0, 1, 5, 0], 5), ([0, -1, 2, 0], -1)):
