@@ -146,11 +146,20 @@ def run(fn: Callable[[int, int], None], blocks: list[tuple[int, int]]) -> None:
         _block(fn, *blocks[0])
     except BaseException as e:  # every block finishes before the caller sees an error
         error = e
-    for f in futs:
-        e = f.exception()  # waits for the block
-        error = error or e
+    late = join(futs)
+    error = error or late
     if error is not None:
         raise error
+
+
+def join(futures: list) -> BaseException | None:
+    """Wait for the other threads' blocks; the first error one raised, if any. (Its own
+    function so that benchmarks/profile_step.py can time the wait.)"""
+    error = None
+    for f in futures:
+        e = f.exception()  # waits for the block
+        error = error or e
+    return error
 
 
 def chunked(fn: Callable[[int, int], None], n: int, nbytes: int) -> None:

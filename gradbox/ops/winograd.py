@@ -48,6 +48,7 @@ MIN_DEPTH = 128  # channels summed over (the products' depth) from which it pays
 # of ResNet-18's 64-channel convolutions too at 64 alone (20.3 vs 22.6 ms) but not in the step (866 vs 853 ms)
 DTYPES = (np.dtype(np.float32),)
 BLOCK_BYTES = 8 * 2**20  # gathered tiles per product step (cache-sized)
+products = np.matmul  # the transform-domain matrix products, under one name (benchmarks/profile_step.py times them)
 
 
 def eligible(kernel, geo, depth: int, a: np.ndarray, b: np.ndarray) -> bool:
@@ -99,7 +100,7 @@ def _correlate(x, u, front, tiles, out, dst, bias) -> None:
     v = _tiles_of(x, front, tiles)
     m = np.empty((16, o, v.shape[2]), dtype=v.dtype)
     for i in range(16):  # M[xi] = U[xi] V[xi]: (O, n ty tx)
-        np.matmul(u[i], v[i], out=m[i])
+        products(u[i], v[i], out=m[i])
     m = m.reshape(16, -1)
     y = (AA.astype(x.dtype) @ m).reshape(2, 2, o, n, ty, tx).transpose(3, 2, 4, 0, 5, 1)  # (n, O, ty, 2, tx, 2)
     b = None if bias is None else bias.reshape(1, o, 1, 1, 1, 1)
@@ -156,7 +157,7 @@ def _weight_grad(x, g, front, tiles) -> np.ndarray:
         src = full
     gt[...] = src.reshape(o, n, ty, 2, tx, 2).transpose(3, 5, 0, 1, 2, 4)
     dm = (AA.T.astype(g.dtype) @ gt.reshape(4, -1)).reshape(16, o, -1)  # dL/dM
-    return np.matmul(dm, v.transpose(0, 2, 1))
+    return products(dm, v.transpose(0, 2, 1))
 
 
 def _weight_from(du: np.ndarray) -> np.ndarray:
