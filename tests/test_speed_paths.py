@@ -399,16 +399,22 @@ def test_set_num_threads_sets_the_split_and_rejects_bad_counts():
 
 
 @pytest.mark.parametrize("wide", [True, False])
-@pytest.mark.parametrize("padding,dilation", [(0, 1), (1, 1), (2, 2)])
-def test_input_gradient_layouts_match_torch(monkeypatch, wide, padding, dilation):
-    """col2im's wide layout (stride 1) and the plain scatter, each forced: both equal to PyTorch."""
+@pytest.mark.parametrize(
+    "padding,dilation,kernel",
+    [(0, 1, (3, 3)), (1, 1, (3, 3)), (2, 2, (3, 3)), (1, (2, 1), (2, 5)), (0, (1, 3), (4, 2)), (1, 1, (1, 3)), (2, 1, (3, 1))],
+)
+def test_input_gradient_layouts_match_torch(monkeypatch, wide, padding, dilation, kernel):
+    """col2im's wide layout (stride 1; its strided sums read back across the rows of samples,
+    kernel rows and columns) and the plain scatter, each forced: both equal to PyTorch, for
+    non-square kernels and dilations too."""
     from gradbox.ops import conv
 
     monkeypatch.setattr(conv, "WIDE_WASTE", 100.0 if wide else -1.0)
     monkeypatch.setattr(conv, "WIDE_DEPTH", 10**9 if wide else -1)
-    assert conv.is_wide((3, 3), conv.Geometry(((1, 1), ((padding,) * 2,) * 2, (dilation,) * 2, 1)), 8, 27) is wide
+    dil = (dilation,) * 2 if isinstance(dilation, int) else dilation
+    assert conv.is_wide(kernel, conv.Geometry(((1, 1), ((padding,) * 2,) * 2, dil, 1)), 8, 27) is wide
     rng = np.random.default_rng(padding)
-    x, w, b = rng.standard_normal((3, 3, 9, 8)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    x, w, b = rng.standard_normal((3, 3, 9, 8)), rng.standard_normal((4, 3, *kernel)), rng.standard_normal(4)
     xt, wt, bt = (gb.tensor(a, requires_grad=True) for a in (x, w, b))
     y = F.conv2d(xt, wt, bt, padding=padding, dilation=dilation)
     (y * y).sum().backward()
