@@ -13,6 +13,7 @@ import numpy as np
 
 from gradbox.autograd.function import Function
 from gradbox.autograd.opmath import OpMath
+from gradbox.ops import _compiled
 from gradbox.ops._parallel import chunked
 from gradbox.ops.elementwise import mul
 from gradbox.ops.index import getitem
@@ -41,8 +42,12 @@ class MaxPool(Function):
         k = math.prod(kernel)
         best = np.empty((*xp.shape[:2], *out), dtype=xp.dtype)
         arg = np.empty(best.shape, dtype=np.int8 if k < 128 else np.int32)
-        # samples split over the threads (gradbox/ops/_parallel.py)
-        chunked(lambda lo, hi: _max_windows(xp[lo:hi], kernel, stride, dilation, out, best[lo:hi], arg[lo:hi]), xp.shape[0], xp.nbytes + best.nbytes)
+        compiled = _compiled_2x2(xp, kernel, stride, dilation, out)
+        if compiled is not None:  # one compiled pass (ops/_compiled.py), same numbers
+            window_max = lambda lo, hi: compiled.max_pool_2x2(xp[lo:hi], best[lo:hi], arg[lo:hi])
+        else:
+            window_max = lambda lo, hi: _max_windows(xp[lo:hi], kernel, stride, dilation, out, best[lo:hi], arg[lo:hi])
+        chunked(window_max, xp.shape[0], xp.nbytes + best.nbytes)  # samples split over the threads (ops/_parallel.py)
         self.arg, self.geometry, self.xp_shape, self.pads = arg, (kernel, stride, dilation, out), xp.shape, pads
         return best
 
@@ -51,6 +56,18 @@ class MaxPool(Function):
         crop = [v for lo, hi in reversed(self.pads) for v in (-lo, -hi)]
         return pad(gp, crop)
 
+
+
+def _compiled_2x2(a: np.ndarray, kernel, stride, dilation, out):
+    """The compiled kernels for a 2x2 stride-2 max-pool of the padded input ``a`` (float, C-contiguous,
+    covering the windows), or None: then the NumPy passes."""
+    if tuple(kernel) != (2, 2) or tuple(stride) != (2, 2) or tuple(dilation) != (1, 1):
+        return None
+    if a.dtype not in (np.float32, np.float64) or not a.flags.c_contiguous:
+        return None
+    if a.shape[2] < 2 * out[0] or a.shape[3] < 2 * out[1]:
+        return None
+    return _compiled.kernels()
 
 
 def _max_windows(xp, kernel, stride, dilation, out, best, arg) -> None:
@@ -108,7 +125,12 @@ class MaxPoolScatter(Function):
     def forward(self, g, arg, geometry, xp_shape):
         self.arg, self.geometry = arg, geometry
         z = np.zeros(xp_shape, dtype=g.dtype)
-        kernel, stride, dilation, _ = geometry
+        kernel, stride, dilation, out = geometry
+        compiled = _compiled_2x2(z, kernel, stride, dilation, out)
+        if compiled is not None and arg.flags.c_contiguous:
+            g = np.ascontiguousarray(g)
+            chunked(lambda lo, hi: compiled.max_unpool_2x2(g[lo:hi], arg[lo:hi], z[lo:hi]), z.shape[0], z.nbytes + g.nbytes)
+            return z
         disjoint = tuple(stride) == tuple(kernel) and all(d == 1 for d in dilation)  # windows tile, no overlap
 
         def block(lo: int, hi: int) -> None:  # samples lo:hi (split over the threads)

@@ -1,0 +1,63 @@
+"""Compiled kernels (numba), used where they pay and NumPy's passes stay the reference.
+
+A kernel here does in one compiled loop what the NumPy code does in a dozen whole-array
+passes, and it runs without the GIL (``nogil``), so the two threads of a split op
+(``_parallel``) do not hand the GIL back and forth between those passes (on a 2-core VM each
+hand-off costs ~40-80 us). Only where the training-step benchmark showed a gain:
+
+* 2x2 stride-2 max-pool (the classic CNNs' pool), forward with its argmax and backward:
+  alternating training steps in one process, LeNet-5 (64) -9.2% (faster in 11 of 12
+  rounds), LeNet-5 (128) -6.8% (9/10), CIFAR CNN -8.2% (10/10), MNIST CNN -3.3% (10/10).
+  The NumPy forward is a stack copy and 15 passes; a kernel with the window's offsets as
+  runtime loop bounds (any kernel and stride) was 2-3x slower than those passes, the fixed
+  2x2 one 5-9x faster (its loads have constant strides, so LLVM vectorises them).
+
+numba is a dependency of gradbox, but the kernels are optional at run time: without numba
+(or with ``GRADBOX_COMPILED=0`` in the environment before the first op that would use one),
+every op runs its NumPy path, which the tests keep checking against PyTorch and against the
+kernels. numba is imported on first use, not with gradbox, and compiles each kernel once per
+dtype; ``cache=True`` keeps the machine code in ``__pycache__`` (or numba's user cache
+directory when that is read-only), so later processes load it instead of compiling.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+_kernels: ModuleType | None = None
+_tried = False
+
+
+def kernels() -> ModuleType | None:
+    """The compiled kernels (gradbox/ops/_numba_kernels.py), or None when numba is missing or
+    ``GRADBOX_COMPILED=0``; decided once per process."""
+    global _kernels, _tried
+    if not _tried:
+        _tried = True
+        if os.environ.get("GRADBOX_COMPILED", "1").strip() != "0":
+            try:
+                _kernels = importlib.import_module("gradbox.ops._numba_kernels")
+            except ImportError:  # numba absent or broken: the NumPy paths
+                _kernels = None
+    return _kernels
+
+
+def set_enabled(on: bool) -> bool:
+    """Use the compiled kernels (when numba is there) or force the NumPy paths; returns the
+    previous state. For tests and A/B timings."""
+    global _kernels, _tried
+    was = kernels() is not None
+    _tried = False
+    _kernels = None
+    if on:
+        saved = os.environ.pop("GRADBOX_COMPILED", None)
+        try:
+            kernels()
+        finally:
+            if saved is not None:
+                os.environ["GRADBOX_COMPILED"] = saved
+    else:
+        _tried = True
+    return was

@@ -1,0 +1,124 @@
+"""gradbox/ops/_compiled.py: the numba kernels against the NumPy paths they replace (same
+numbers, bit for bit) and against PyTorch; the NumPy paths when numba is off or missing."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import gradbox as gb
+import gradbox.nn.functional as F
+from gradbox.ops import _compiled, _parallel
+
+pytest.importorskip("numba")
+
+
+@pytest.fixture
+def compiled_state():
+    was = _compiled.set_enabled(True)
+    yield
+    _compiled.set_enabled(was)
+
+
+def _pool_step(x, padding, ceil_mode, g):
+    xt = gb.tensor(x, requires_grad=True)
+    y, idx = F.max_pool2d(xt, 2, padding=padding, ceil_mode=ceil_mode, return_indices=True)
+    y.backward(gb.tensor(g))
+    return y.detach().numpy(), idx.numpy(), xt.grad.numpy()
+
+
+def _awkward(rng, shape, dtype):
+    """Random values with ties, NaNs (one, two and a whole window) and infinities."""
+    x = rng.standard_normal(shape)
+    x[0, 0, 0, :4] = 1.0  # ties: the first maximum takes the index
+    x[0, 0, 2, 1] = np.nan
+    x[-1, -1, 0, 0] = x[-1, -1, 1, 1] = np.nan  # two NaNs in a window: the last one
+    x[-1, 0, :2, :2] = np.nan
+    x[0, -1, 2:4, 2:4] = -np.inf
+    x[0, -1, 0, 2] = np.inf
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    "shape,padding,ceil_mode", [((3, 4, 8, 6), 0, False), ((2, 3, 7, 9), 0, False), ((2, 3, 7, 9), 0, True), ((2, 3, 6, 5), 1, False)]
+)
+def test_compiled_max_pool_equals_the_numpy_path(compiled_state, monkeypatch, dtype, shape, padding, ceil_mode):
+    rng = np.random.default_rng(sum(shape))
+    x = _awkward(rng, shape, dtype)
+    out_shape = F.max_pool2d(gb.tensor(x), 2, padding=padding, ceil_mode=ceil_mode).shape
+    g = rng.standard_normal(out_shape).astype(dtype)
+    calls = []
+    kern = _compiled.kernels()
+    for name in ("max_pool_2x2", "max_unpool_2x2"):
+        fn = getattr(kern, name)
+        monkeypatch.setattr(kern, name, lambda *a, _f=fn, _n=name: (calls.append(_n), _f(*a))[1])
+    fast = _pool_step(x, padding, ceil_mode, g)
+    assert sorted(set(calls)) == ["max_pool_2x2", "max_unpool_2x2"]  # the kernels ran, no silent fallback
+    _compiled.set_enabled(False)
+    plain = _pool_step(x, padding, ceil_mode, g)
+    for a, b in zip(fast, plain):
+        np.testing.assert_array_equal(a, b)
+    ty, tidx = torch.nn.functional.max_pool2d(
+        torch.tensor(x), 2, padding=padding, ceil_mode=ceil_mode, return_indices=True
+    )
+    np.testing.assert_array_equal(fast[0], ty.numpy())
+    np.testing.assert_array_equal(fast[1], tidx.numpy())
+
+
+def test_compiled_max_pool_split_over_threads_matches_serial(compiled_state, monkeypatch):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 3, 8, 8))
+    g = rng.standard_normal((5, 3, 4, 4))
+    old = _parallel.set_threads(1)
+    try:
+        serial = _pool_step(x, 0, False, g)
+        monkeypatch.setattr(_parallel, "MIN_BYTES", 0)
+        _parallel.set_threads(2)
+        split = _pool_step(x, 0, False, g)
+    finally:
+        _parallel.set_threads(old)
+    for a, b in zip(split, serial):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_other_pools_and_layouts_keep_the_numpy_path(compiled_state, monkeypatch):
+    """3x3, stride 1, dilation 2, integer and non-contiguous inputs: no kernel call, PyTorch's numbers."""
+    kern = _compiled.kernels()
+    monkeypatch.setattr(kern, "max_pool_2x2", lambda *a: pytest.fail("kernel used outside 2x2 stride 2"))
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 9, 9))
+    for kwargs in ({"kernel_size": 3, "stride": 2}, {"kernel_size": 2, "stride": 1}, {"kernel_size": 2, "dilation": 2}):
+        ours = F.max_pool2d(gb.tensor(x), **kwargs).numpy()
+        np.testing.assert_array_equal(ours, torch.nn.functional.max_pool2d(torch.tensor(x), **kwargs).numpy())
+    xt = np.ascontiguousarray(x.transpose(0, 1, 3, 2))
+    ours = F.max_pool2d(gb.tensor(x).transpose(2, 3), 2).numpy()
+    np.testing.assert_array_equal(ours, torch.nn.functional.max_pool2d(torch.tensor(xt), 2).numpy())
+
+
+def test_numba_missing_means_the_numpy_path(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba -> ImportError
+    monkeypatch.delitem(sys.modules, "gradbox.ops._numba_kernels", raising=False)
+    monkeypatch.setattr(_compiled, "_tried", False)
+    monkeypatch.setattr(_compiled, "_kernels", None)
+    assert _compiled.kernels() is None
+    x = np.random.default_rng(2).standard_normal((2, 3, 6, 6))
+    ours = F.max_pool2d(gb.tensor(x), 2).numpy()
+    np.testing.assert_array_equal(ours, torch.nn.functional.max_pool2d(torch.tensor(x), 2).numpy())
+    monkeypatch.undo()
+    _compiled.set_enabled(True)
+
+
+def test_environment_switch_turns_the_kernels_off_and_import_does_not_load_numba():
+    code = (
+        "import sys, gradbox as gb; assert 'numba' not in sys.modules, 'imported with gradbox'; "
+        "from gradbox.ops import _compiled; print(_compiled.kernels() is None)"
+    )
+    for env, expect in (("0", "True"), ("1", "False")):
+        out = subprocess.run(
+            [sys.executable, "-c", code], env={**os.environ, "GRADBOX_COMPILED": env}, capture_output=True, text=True, check=True
+        )
+        assert out.stdout.strip() == expect, out.stderr
