@@ -124,13 +124,17 @@ class MaxPoolScatter(Function):
 
     def forward(self, g, arg, geometry, xp_shape):
         self.arg, self.geometry = arg, geometry
-        z = np.zeros(xp_shape, dtype=g.dtype)
         kernel, stride, dilation, out = geometry
+        z = np.empty(xp_shape, dtype=g.dtype)
         compiled = _compiled_2x2(z, kernel, stride, dilation, out)
         if compiled is not None and arg.flags.c_contiguous:
             g = np.ascontiguousarray(g)
+            # the kernel writes every position of the windows (zero or g): only rows and columns past them need zeros
+            z[:, :, 2 * out[0] :] = 0
+            z[:, :, :, 2 * out[1] :] = 0
             chunked(lambda lo, hi: compiled.max_unpool_2x2(g[lo:hi], arg[lo:hi], z[lo:hi]), z.shape[0], z.nbytes + g.nbytes)
             return z
+        z[...] = 0
         disjoint = tuple(stride) == tuple(kernel) and all(d == 1 for d in dilation)  # windows tile, no overlap
 
         def block(lo: int, hi: int) -> None:  # samples lo:hi (split over the threads)
