@@ -122,3 +122,63 @@ def test_environment_switch_turns_the_kernels_off_and_import_does_not_load_numba
             [sys.executable, "-c", code], env={**os.environ, "GRADBOX_COMPILED": env}, capture_output=True, text=True, check=True
         )
         assert out.stdout.strip() == expect, out.stderr
+
+
+def _bn_step(x, affine, g, momentum=0.1):
+    bn = gb.nn.BatchNorm1d(x.shape[1], affine=affine, momentum=momentum) if x.ndim < 4 else gb.nn.BatchNorm2d(x.shape[1], affine=affine)
+    bn = bn.to(dtype=gb.float64) if x.dtype == np.float64 else bn
+    if affine:
+        rng = np.random.default_rng(7)
+        with gb.no_grad():
+            bn.weight.copy_(gb.tensor(rng.standard_normal(x.shape[1]).astype(x.dtype)))
+            bn.bias.copy_(gb.tensor(rng.standard_normal(x.shape[1]).astype(x.dtype)))
+    xt = gb.tensor(x, requires_grad=True)
+    y = bn(xt)
+    y.backward(gb.tensor(g))
+    out = [y.detach().numpy(), xt.grad.numpy(), bn.running_mean.numpy(), bn.running_var.numpy()]
+    if affine:
+        out += [bn.weight.grad.numpy(), bn.bias.grad.numpy()]
+    return out
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float32, 2e-6), (np.float64, 1e-12)])
+@pytest.mark.parametrize("shape", [(16, 5), (4, 3, 7), (3, 4, 5, 6)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_compiled_batch_norm_matches_the_numpy_path_and_torch(compiled_state, monkeypatch, dtype, rtol, shape, affine):
+    rng = np.random.default_rng(len(shape))
+    x = (3 + 2 * rng.standard_normal(shape)).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    calls = []
+    kern = _compiled.kernels()
+    for name in ("batch_norm_forward", "batch_norm_backward"):
+        fn = getattr(kern, name)
+        monkeypatch.setattr(kern, name, lambda *a, _f=fn, _n=name: (calls.append(_n), _f(*a))[1])
+    fast = _bn_step(x, affine, g)
+    assert sorted(set(calls)) == ["batch_norm_backward", "batch_norm_forward"]
+    _compiled.set_enabled(False)
+    plain = _bn_step(x, affine, g)
+    for a, b in zip(fast, plain):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol)
+    tbn = (torch.nn.BatchNorm1d if len(shape) < 4 else torch.nn.BatchNorm2d)(shape[1], affine=affine).to(torch.float64)
+    if affine:
+        r = np.random.default_rng(7)
+        with torch.no_grad():
+            tbn.weight.copy_(torch.tensor(r.standard_normal(shape[1]).astype(dtype)))
+            tbn.bias.copy_(torch.tensor(r.standard_normal(shape[1]).astype(dtype)))
+    tx = torch.tensor(x.astype(np.float64), requires_grad=True)
+    ty = tbn(tx)
+    ty.backward(torch.tensor(g.astype(np.float64)))
+    ref = [ty.detach().numpy(), tx.grad.numpy(), tbn.running_mean.numpy(), tbn.running_var.numpy()]
+    if affine:
+        ref += [tbn.weight.grad.numpy(), tbn.bias.grad.numpy()]
+    tol = 1e-10 if dtype == np.float64 else 1e-5
+    for a, b in zip(fast, ref):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+def test_compiled_batch_norm_propagates_nan(compiled_state):
+    x = np.random.default_rng(3).standard_normal((6, 2, 4)).astype(np.float32)
+    x[2, 1, 3] = np.nan
+    y, gx = _bn_step(x, True, np.ones_like(x))[:2]
+    assert np.isnan(y[:, 1]).all() and np.isfinite(y[:, 0]).all()
+    assert np.isnan(gx[:, 1]).all() and np.isfinite(gx[:, 0]).all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 
@@ -56,3 +57,71 @@ def max_unpool_2x2(g, arg, z):  # pragma: no cover - compiled; checked against t
                     z0[2 * j + 1] = v if k == 1 else 0
                     z1[2 * j] = v if k == 2 else 0
                     z1[2 * j + 1] = v if k == 3 else 0
+
+
+# Batch norm per channel of r (N, C, L), channels lo:hi (the block of a split, ops/_parallel.py).
+# Sums and per-channel coefficients in float64, with reassociation allowed so LLVM vectorises
+# the sums (no other fast-math: NaN and inf propagate); element results rounded once on store.
+_SUMS = {"reassoc"}
+
+
+@njit(nogil=True, cache=True, fastmath=_SUMS, error_model="numpy")
+def batch_norm_forward(r, weight, bias, eps, lo, hi, xc, y, mean, var, invstd):  # pragma: no cover - compiled
+    """xc = r - mean, y = xc * (invstd * weight) + bias per channel; the mean and the biased
+    variance by two passes (the centred sum of squares, as the NumPy path)."""
+    n_, _, l_ = r.shape
+    m = n_ * l_
+    for c in range(lo, hi):
+        s = 0.0
+        for n in range(n_):
+            row = r[n, c]
+            for i in range(l_):
+                s += row[i]
+        mean[c] = s / m
+        mu = mean[c]  # rounded to the dtype, as the NumPy path subtracts it
+        ss = 0.0
+        for n in range(n_):
+            row = r[n, c]
+            out = xc[n, c]
+            for i in range(l_):
+                out[i] = row[i] - mu
+                d = out[i]
+                ss += d * d
+        var[c] = ss / m
+        invstd[c] = 1.0 / np.sqrt(var[c] + eps)
+        scale = invstd[c] * weight[c]
+        shift = bias[c]
+        for n in range(n_):
+            src = xc[n, c]
+            out = y[n, c]
+            for i in range(l_):
+                out[i] = src[i] * scale + shift
+
+
+@njit(nogil=True, cache=True, fastmath=_SUMS, error_model="numpy")
+def batch_norm_backward(g, xc, invstd, weight, lo, hi, gx, sum_g, sum_gx):  # pragma: no cover - compiled
+    """Per channel: sum_g = sum g, sum_gx = sum g x^ = invstd sum g xc, and
+    gx = k1 (g - xc sum_gx invstd / M - sum_g / M) with k1 = invstd * weight."""
+    n_, _, l_ = g.shape
+    m = n_ * l_
+    for c in range(lo, hi):
+        sg = 0.0
+        sgx = 0.0
+        for n in range(n_):
+            gr = g[n, c]
+            xr = xc[n, c]
+            for i in range(l_):
+                sg += gr[i]
+                sgx += gr[i] * xr[i]
+        inv = 1.0 * invstd[c]
+        sum_g[c] = sg
+        sum_gx[c] = sgx * inv
+        k1 = inv * weight[c]
+        a = sgx * inv * inv / m
+        b = sg / m
+        for n in range(n_):
+            gr = g[n, c]
+            xr = xc[n, c]
+            out = gx[n, c]
+            for i in range(l_):
+                out[i] = k1 * (gr[i] - a * xr[i] - b)

@@ -8,7 +8,7 @@ import numpy as np
 from gradbox.autograd import grad_mode
 from gradbox.autograd.function import Function
 from gradbox.autograd.opmath import OpMath
-from gradbox.ops import _kernels, _parallel
+from gradbox.ops import _compiled, _kernels, _parallel
 from gradbox.ops._util import const
 from gradbox.ops.elementwise import sqrt
 from gradbox.ops.reduce import mean
@@ -52,6 +52,15 @@ class BatchNormTrain(Function):
         dt = x.dtype
         xc, y = np.empty_like(r), np.empty_like(r)
         mean, var, invstd = np.empty(c, dt), np.empty(c, dt), np.empty(c, dt)
+        kern = _compiled.kernels()
+        if kern is not None:  # the same passes as one compiled loop per channel (ops/_compiled.py)
+            r = np.ascontiguousarray(r)
+            w = weight if has_weight else np.ones(c, dt)
+            b = bias if has_bias else np.zeros(c, dt)
+            _parallel.chunked(lambda lo, hi: kern.batch_norm_forward(r, w, b, eps, lo, hi, xc, y, mean, var, invstd), c, 3 * r.nbytes)
+            stats["mean"], stats["var"] = mean, var
+            self.xc, self.invstd = xc, invstd
+            return y.reshape(x.shape)
 
         def block(lo: int, hi: int) -> None:
             rb, xb = r[:, lo:hi], xc[:, lo:hi]
@@ -115,24 +124,30 @@ class BatchNormTrain(Function):
         sum_g, sum_gx = np.empty(c, xc.dtype), np.empty(c, xc.dtype)
         weight = self.inputs[1]._data if self.has_weight else None
         gx = np.empty_like(xc)
-
-        def block(lo: int, hi: int) -> None:
-            gb, xb, out, inv = gr[:, lo:hi], xc[:, lo:hi], gx[:, lo:hi], invstd[lo:hi]
-            sum_g[lo:hi] = _channel_sum(gb, None)
-            sum_gx[lo:hi] = _channel_sum(gb, xb) * inv  # sum of g x^ per channel
-            k1 = inv * weight[lo:hi] if weight is not None else inv
-            np.multiply(xb, (sum_gx[lo:hi] * inv / m)[:, None], out=out)  # gx = k1 (g - a xc - b): one buffer
-            out += (sum_g[lo:hi] / m)[:, None]
-            np.subtract(gb, out, out=out)
-            out *= k1[:, None]
-
-        _parallel.chunked(block, c, 3 * xc.nbytes)
+        kern = _compiled.kernels()
+        if kern is not None and xc.dtype in _kernels.BLAS_DTYPES and g.dtype == xc.dtype and xc.size:
+            gr = np.ascontiguousarray(gr)
+            w = weight if weight is not None else np.ones(c, xc.dtype)
+            _parallel.chunked(lambda lo, hi: kern.batch_norm_backward(gr, xc, invstd, w, lo, hi, gx, sum_g, sum_gx), c, 3 * xc.nbytes)
+        else:
+            _parallel.chunked(lambda lo, hi: self._backward_block(gr, xc, invstd, weight, m, lo, hi, gx, sum_g, sum_gx), c, 3 * xc.nbytes)
         grads = [const(gx.reshape(g.shape))]
         if self.has_weight:
             grads.append(const(sum_gx) if self.inputs[1].requires_grad else None)
         if self.has_bias:
             grads.append(const(sum_g) if self.inputs[-1].requires_grad else None)
         return tuple(grads)
+
+    @staticmethod
+    def _backward_block(gr, xc, invstd, weight, m, lo, hi, gx, sum_g, sum_gx) -> None:
+        gb, xb, out, inv = gr[:, lo:hi], xc[:, lo:hi], gx[:, lo:hi], invstd[lo:hi]
+        sum_g[lo:hi] = _channel_sum(gb, None)
+        sum_gx[lo:hi] = _channel_sum(gb, xb) * inv  # sum of g x^ per channel
+        k1 = inv * weight[lo:hi] if weight is not None else inv
+        np.multiply(xb, (sum_gx[lo:hi] * inv / m)[:, None], out=out)  # gx = k1 (g - a xc - b): one buffer
+        out += (sum_g[lo:hi] / m)[:, None]
+        np.subtract(gb, out, out=out)
+        out *= k1[:, None]
 
 
 def _channel_sum(a, b):
