@@ -170,7 +170,9 @@ def memory_probe(framework: str, name: str) -> None:
     if framework == "torch":
         import torch  # noqa: F401 - imported before the baseline, like gradbox below
     import gradbox  # noqa: F401
+    from gradbox.ops import _compiled
 
+    _compiled.load()  # numba and its kernels' code: library memory, like torch's import, not the step's
     base = _rss_mib()
     peak = [base]
     done = threading.Event()

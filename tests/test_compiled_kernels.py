@@ -182,3 +182,13 @@ def test_compiled_batch_norm_propagates_nan(compiled_state):
     y, gx = _bn_step(x, True, np.ones_like(x))[:2]
     assert np.isnan(y[:, 1]).all() and np.isfinite(y[:, 0]).all()
     assert np.isnan(gx[:, 1]).all() and np.isfinite(gx[:, 0]).all()
+
+
+def test_load_compiles_every_kernel_for_both_float_dtypes(compiled_state):
+    assert _compiled.load() is True
+    kern = _compiled.kernels()
+    for name in ("max_pool_2x2", "max_unpool_2x2", "batch_norm_forward", "batch_norm_backward"):
+        dtypes = {str(sig[0].dtype) for sig in getattr(kern, name).signatures}
+        assert {"float32", "float64"} <= dtypes, (name, dtypes)
+    _compiled.set_enabled(False)
+    assert _compiled.load() is False
