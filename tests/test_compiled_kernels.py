@@ -23,6 +23,16 @@ def compiled_state():
     _compiled.set_enabled(was)
 
 
+def _count_calls(monkeypatch, *names) -> list:
+    """The names of the kernels called from now on (each kernel wrapped to record its call)."""
+    calls = []
+    kern = _compiled.kernels()
+    for name in names:
+        fn = getattr(kern, name)
+        monkeypatch.setattr(kern, name, lambda *a, _f=fn, _n=name: (calls.append(_n), _f(*a))[1])
+    return calls
+
+
 def _pool_step(x, padding, ceil_mode, g):
     xt = gb.tensor(x, requires_grad=True)
     y, idx = F.max_pool2d(xt, 2, padding=padding, ceil_mode=ceil_mode, return_indices=True)
@@ -51,11 +61,7 @@ def test_compiled_max_pool_equals_the_numpy_path(compiled_state, monkeypatch, dt
     x = _awkward(rng, shape, dtype)
     out_shape = F.max_pool2d(gb.tensor(x), 2, padding=padding, ceil_mode=ceil_mode).shape
     g = rng.standard_normal(out_shape).astype(dtype)
-    calls = []
-    kern = _compiled.kernels()
-    for name in ("max_pool_2x2", "max_unpool_2x2"):
-        fn = getattr(kern, name)
-        monkeypatch.setattr(kern, name, lambda *a, _f=fn, _n=name: (calls.append(_n), _f(*a))[1])
+    calls = _count_calls(monkeypatch, "max_pool_2x2", "max_unpool_2x2")
     fast = _pool_step(x, padding, ceil_mode, g)
     assert sorted(set(calls)) == ["max_pool_2x2", "max_unpool_2x2"]  # the kernels ran, no silent fallback
     _compiled.set_enabled(False)
@@ -148,11 +154,7 @@ def test_compiled_batch_norm_matches_the_numpy_path_and_torch(compiled_state, mo
     rng = np.random.default_rng(len(shape))
     x = (3 + 2 * rng.standard_normal(shape)).astype(dtype)
     g = rng.standard_normal(shape).astype(dtype)
-    calls = []
-    kern = _compiled.kernels()
-    for name in ("batch_norm_forward", "batch_norm_backward"):
-        fn = getattr(kern, name)
-        monkeypatch.setattr(kern, name, lambda *a, _f=fn, _n=name: (calls.append(_n), _f(*a))[1])
+    calls = _count_calls(monkeypatch, "batch_norm_forward", "batch_norm_backward")
     fast = _bn_step(x, affine, g)
     assert sorted(set(calls)) == ["batch_norm_backward", "batch_norm_forward"]
     _compiled.set_enabled(False)
