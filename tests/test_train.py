@@ -245,14 +245,15 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path, capsys, monkeypat
 TARGETS = [  # the accuracy targets of the training issue: (CLI arguments, minimum test accuracy)
     (["lenet5", "--epochs", "1", "--lr", "0.003", "--scheduler", "onecycle"], 0.985),
     (["lenet5", "--epochs", "10", "--lr", "0.003", "--scheduler", "onecycle"], 0.990),
-    # augmented: 15 epochs, since 10 straddle the target (seeds 0/1/2: 99.29/99.39/99.31%; 15: 99.34/99.39/99.34%)
-    (["lenet5", "--epochs", "15", "--lr", "0.005", "--scheduler", "onecycle", "--augment"], 0.993),
+    # augmented: 20 epochs. 10 straddled the target (seeds 0/1/2: 99.29/99.39/99.31%), and so did 15 once
+    # rounding-level changes moved the trajectory (99.34/99.39/99.34%, then 99.29/99.41/99.37%); 20: 99.35/99.45/99.41%
+    (["lenet5", "--epochs", "20", "--lr", "0.005", "--scheduler", "onecycle", "--augment"], 0.993),
     (["mlp", "--epochs", "10", "--lr", "0.002", "--scheduler", "onecycle"], 0.980),
 ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("args,target", TARGETS, ids=["lenet5-1", "lenet5-10", "lenet5-15-augment", "mlp-10"])
+@pytest.mark.parametrize("args,target", TARGETS, ids=["lenet5-1", "lenet5-10", "lenet5-20-augment", "mlp-10"])
 def test_mnist_accuracy_targets(args, target, tmp_path, mnist_root):
     out = tmp_path / "run"
     assert main(["train", *args, "--out", str(out), "--data-root", str(mnist_root), "--no-progress"]) == 0
