@@ -104,6 +104,7 @@ def batch_norm_backward(g, xc, invstd, weight, lo, hi, gx, sum_g, sum_gx):  # pr
     gx = k1 (g - xc sum_gx invstd / M - sum_g / M) with k1 = invstd * weight."""
     n_, _, l_ = g.shape
     m = n_ * l_
+    coef = np.empty(3, g.dtype)
     for c in range(lo, hi):
         sg = 0.0
         sgx = 0.0
@@ -116,9 +117,10 @@ def batch_norm_backward(g, xc, invstd, weight, lo, hi, gx, sum_g, sum_gx):  # pr
         inv = 1.0 * invstd[c]
         sum_g[c] = sg
         sum_gx[c] = sgx * inv
-        k1 = inv * weight[c]
-        a = sgx * inv * inv / m
-        b = sg / m
+        coef[0] = inv * weight[c]  # the coefficients rounded to g's dtype: no float64 per element
+        coef[1] = sgx * inv * inv / m
+        coef[2] = sg / m
+        k1, a, b = coef[0], coef[1], coef[2]
         for n in range(n_):
             gr = g[n, c]
             xr = xc[n, c]
