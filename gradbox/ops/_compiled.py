@@ -33,6 +33,8 @@ import importlib
 import os
 from types import ModuleType
 
+import numpy as np
+
 _kernels: ModuleType | None = None
 _tried = False
 
@@ -76,8 +78,6 @@ def load() -> bool:
     are off. numba and the kernels' machine code take ~115 MiB of resident memory once per
     process, like a library's code (PyTorch's import takes ~210 MiB): benchmarks/run.py loads
     them before measuring the memory a training step adds, as it imports torch before that."""
-    import numpy as np
-
     k = kernels()
     if k is None:
         return False
