@@ -12,9 +12,9 @@ hand-off costs ~40-80 us). Only where the training-step benchmark showed a gain:
   runtime loop bounds (any kernel and stride) was 2-3x slower than those passes, the fixed
   2x2 one 5-9x faster (its loads have constant strides, so LLVM vectorises them).
 * training-mode batch norm, forward and backward: three passes per channel instead of five,
-  two instead of eight (ms, (64, 32, 32, 32) float32, one thread: forward 2.95 -> 2.15,
-  backward 7.33 -> 3.15; two threads 2.22 -> 1.05 and 3.04 -> 3.30; (32, 512, 4, 4): 1.06 ->
-  0.31, 1.14 -> 0.33). CIFAR CNN step with both kernels against none: -22.2% (10/10);
+  two instead of eight (ms, (64, 32, 32, 32) float32, one thread, ranges over repeated runs:
+  forward 2.9-3.6 -> 2.2-2.5, backward 3.0-7.3 -> 2.8-3.4; (32, 512, 4, 4), two threads: 1.06
+  -> 0.31 and 1.14 -> 0.33). CIFAR CNN step with both kernels against none: -22.2% (10/10);
   ResNet-18 (batch norm only, no max-pool) -0.4% (5/8), within noise. Its sums accumulate in
   float64 (reassociated, so vectorised), so float32 results differ from the NumPy path's BLAS
   sums by rounding (~1e-7 relative).
