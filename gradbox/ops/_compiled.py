@@ -6,8 +6,9 @@ passes, and it runs without the GIL (``nogil``), so the two threads of a split o
 hand-off costs ~40-80 us). Only where the training-step benchmark showed a gain:
 
 * 2x2 stride-2 max-pool (the classic CNNs' pool), forward with its argmax and backward:
-  alternating training steps in one process, LeNet-5 (64) -9.2% (faster in 11 of 12
-  rounds), LeNet-5 (128) -6.8% (9/10), CIFAR CNN -8.2% (10/10), MNIST CNN -3.3% (10/10).
+  alternating training steps in one process, NumPy paths against the kernel: LeNet-5 (64)
+  -8.8% (faster in 10 of 12 rounds), LeNet-5 (128) -9.5% (9/10), MNIST CNN -8.8% (9/10), CIFAR
+  CNN -9.2% (10/10; -13.6% once its backward stopped zero-filling the gradient first).
   The NumPy forward is a stack copy and 15 passes; a kernel with the window's offsets as
   runtime loop bounds (any kernel and stride) was 2-3x slower than those passes, the fixed
   2x2 one 5-9x faster (its loads have constant strides, so LLVM vectorises them).
