@@ -194,3 +194,4 @@ def test_load_compiles_every_kernel_for_both_float_dtypes(compiled_state):
         assert {"float32", "float64"} <= dtypes, (name, dtypes)
     _compiled.set_enabled(False)
     assert _compiled.load() is False
+

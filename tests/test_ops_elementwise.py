@@ -90,6 +90,20 @@ def test_relu_abs_clamp_at_their_kinks_match_torch():
     check(lambda x: x.clamp(-0.5, 0.7), lambda x: x.clamp(-0.5, 0.7), x)
 
 
+@pytest.mark.parametrize("n", [5, 400_000])  # one call, and split over the threads (> MIN_BYTES)
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_relu_passes_the_gradient_through_nan_as_torch(n, create_graph):
+    x = np.random.default_rng(n).standard_normal(n).astype(np.float32)
+    x[:3] = [np.nan, 0.0, -1.0]
+    g = np.random.default_rng(1).standard_normal(n).astype(np.float32)
+    xt = gb.tensor(x, requires_grad=True)
+    (gx,) = gb.autograd.grad(gb.relu(xt), xt, gb.tensor(g), create_graph=create_graph)
+    tx = torch.tensor(x, requires_grad=True)
+    (tgx,) = torch.autograd.grad(torch.relu(tx), tx, torch.tensor(g))
+    np.testing.assert_array_equal(gx.detach().numpy(), tgx.numpy())
+    assert gx.detach().numpy()[0] == g[0]  # NaN input: g passes, not 0
+
+
 def test_pow_gradient_with_zero_base_matches_torch():
     a = np.array([0.0, 0.0, 1.5])
     b = np.array([2.0, 0.0, 0.5])

@@ -127,3 +127,4 @@ def batch_norm_backward(g, xc, invstd, weight, lo, hi, gx, sum_g, sum_gx):  # pr
             out = gx[n, c]
             for i in range(l_):
                 out[i] = k1 * (gr[i] - a * xr[i] - b)
+

@@ -249,7 +249,12 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    math = OpMath("y = max(x, 0)", grads=("g * [x > 0]",), local=("[x > 0]",), note="The derivative at x = 0 is taken as 0, as in PyTorch.")
+    math = OpMath(
+        "y = max(x, 0)",
+        grads=("g * [x > 0]",),
+        local=("[x > 0]",),
+        note="The derivative at x = 0 is taken as 0, and a NaN x passes g on (the mask is [not y <= 0]), as in PyTorch.",
+    )
 
     save_output = True
 
@@ -263,17 +268,25 @@ class Relu(Function):
     def backward(self, g):
         # a multiply by the 0/1 mask: np.where on a random mask is ~10x slower (branches)
         if grad_mode.is_grad_enabled():  # create_graph: in gradbox ops
-            return g * const((self.output._data > 0).astype(g._data.dtype))
-        if g._data.nbytes < _parallel.MIN_BYTES:
-            return const(np.multiply(g._data, self.output._data > 0))
-        gx = np.empty_like(g._data)
-        _parallel.elementwise(_relu_grad, gx, g._data, self.output._data)
+            return g * const(_passes(self.output._data).astype(g._data.dtype))
+        ga, y = g._data, self.output._data
+        if ga.nbytes < _parallel.MIN_BYTES:
+            return const(np.multiply(ga, _passes(y)))
+        gx = np.empty_like(ga)
+        _parallel.elementwise(_relu_grad, gx, ga, y)
         return const(gx)
 
 
+def _passes(y: np.ndarray) -> np.ndarray:
+    """ReLU's mask from its output: not (y <= 0), so a NaN (from a NaN input) passes the
+    gradient on, as PyTorch's threshold_backward does (y > 0 would stop it)."""
+    return ~np.less_equal(y, 0)
+
+
 def _relu_grad(g: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
-    np.greater(y, 0, out=out)  # 0/1 in g's dtype
-    out *= g
+    mask = np.less_equal(y, 0)
+    np.logical_not(mask, out=mask)  # _passes, in place: about the cost of the old 0/1 float mask times g
+    np.multiply(g, mask, out=out)
 
 
 class Clamp(Function):
