@@ -28,7 +28,6 @@ def test_profile_step_splits_a_lenet_step_into_products_folds_and_waits():
     assert cats["im2col/col2im"][0] > 0, out
     assert cats["waiting for the other thread"][0] > 0, out
     assert cats["pooling"][0] > 0, out
-    assert abs(sum(pct for _, pct in cats.values()) - 100) < 1, out
     split = float(re.search(r"^inside ops split over the threads \(2\): ([\d.]+) ms", out, flags=re.M).group(1))
     assert split > 0, out
 

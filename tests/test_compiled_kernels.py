@@ -106,6 +106,7 @@ def test_other_pools_and_layouts_keep_the_numpy_path(compiled_state, monkeypatch
 
 
 def test_numba_missing_means_the_numpy_path(monkeypatch):
+    was = _compiled.kernels() is not None
     monkeypatch.setitem(sys.modules, "numba", None)  # import numba -> ImportError
     monkeypatch.delitem(sys.modules, "gradbox.ops._numba_kernels", raising=False)
     monkeypatch.setattr(_compiled, "_tried", False)
@@ -115,7 +116,7 @@ def test_numba_missing_means_the_numpy_path(monkeypatch):
     ours = F.max_pool2d(gb.tensor(x), 2).numpy()
     np.testing.assert_array_equal(ours, torch.nn.functional.max_pool2d(torch.tensor(x), 2).numpy())
     monkeypatch.undo()
-    _compiled.set_enabled(True)
+    _compiled.set_enabled(was)  # as before the test (off when the suite runs with GRADBOX_COMPILED=0)
 
 
 def test_environment_switch_turns_the_kernels_off_and_import_does_not_load_numba():

@@ -279,14 +279,14 @@ class Relu(Function):
 
 def _passes(y: np.ndarray) -> np.ndarray:
     """ReLU's mask from its output: not (y <= 0), so a NaN (from a NaN input) passes the
-    gradient on, as PyTorch's threshold_backward does (y > 0 would stop it)."""
-    return ~np.less_equal(y, 0)
+    gradient on, as PyTorch's threshold_backward does (y > 0 would stop it). Negated in place:
+    with the multiply, about the cost of the old 0/1 float mask times g."""
+    mask = np.asarray(np.less_equal(y, 0))  # asarray: a 0-d y gives a NumPy scalar
+    return np.logical_not(mask, out=mask)
 
 
 def _relu_grad(g: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
-    mask = np.less_equal(y, 0)
-    np.logical_not(mask, out=mask)  # _passes, in place: about the cost of the old 0/1 float mask times g
-    np.multiply(g, mask, out=out)
+    np.multiply(g, _passes(y), out=out)
 
 
 class Clamp(Function):
