@@ -187,12 +187,22 @@ def test_compiled_batch_norm_propagates_nan(compiled_state):
     assert np.isnan(gx[:, 1]).all() and np.isfinite(gx[:, 0]).all()
 
 
-def test_load_compiles_every_kernel_for_both_float_dtypes(compiled_state):
+def test_load_compiles_every_kernel_for_both_float_dtypes(compiled_state, monkeypatch):
     assert _compiled.load() is True
     kern = _compiled.kernels()
-    for name in ("max_pool_2x2", "max_unpool_2x2", "batch_norm_forward", "batch_norm_backward"):
+    names = ("max_pool_2x2", "max_unpool_2x2", "batch_norm_forward", "batch_norm_backward")
+    names += ("winograd_tiles", "winograd_output", "winograd_grad_tiles")
+    for name in names:
         dtypes = {str(sig[0].dtype) for sig in getattr(kern, name).signatures}
         assert {"float32", "float64"} <= dtypes, (name, dtypes)
+    # the argument layouts the ops pass: a training step compiles nothing more after load()
+    dispatchers = {name: getattr(kern, name) for name in names}
+    before = {name: len(d.signatures) for name, d in dispatchers.items()}
+    calls = _count_calls(monkeypatch, *names)
+    model = gb.nn.Sequential(gb.nn.Conv2d(64, 64, 3, padding=1), gb.nn.BatchNorm2d(64), gb.nn.MaxPool2d(2))
+    model(gb.randn(2, 64, 6, 6)).sum().backward()
+    assert set(calls) == set(names)
+    assert {name: len(d.signatures) for name, d in dispatchers.items()} == before
     _compiled.set_enabled(False)
     assert _compiled.load() is False
 

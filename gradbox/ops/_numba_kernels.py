@@ -128,3 +128,149 @@ def batch_norm_backward(g, xc, invstd, weight, lo, hi, gx, sum_g, sum_gx):  # pr
             for i in range(l_):
                 out[i] = k1 * (gr[i] - a * xr[i] - b)
 
+
+
+# Winograd F(2x2, 3x3) transforms (ops/winograd.py), each tile's adds written out. A transform
+# writes (or reads) 16 planes at once, one per tile position: ops/winograd.py allocates them a
+# cache line apart (_planes), or the 16 streams fall in the same cache sets.
+
+
+@njit(nogil=True, cache=True)
+def _input_row(ev, od, v, tx):  # pragma: no cover - compiled
+    """v[4r + s, b] = (B^T d B)[r, s] for the tiles b of one tile row: d's column 2b + j is
+    ev[:, b] (j = 0), od[:, b], ev[:, b + 1], od[:, b + 1] (the padded rows' even and odd columns)."""
+    for b in range(tx):
+        # B^T d (row i of d: d[i]): d[0] - d[2], d[1] + d[2], d[2] - d[1], d[1] - d[3], per tile column
+        a0 = ev[0, b] - ev[2, b]
+        a1 = od[0, b] - od[2, b]
+        a2 = ev[0, b + 1] - ev[2, b + 1]
+        a3 = od[0, b + 1] - od[2, b + 1]
+        b0 = ev[1, b] + ev[2, b]
+        b1 = od[1, b] + od[2, b]
+        b2 = ev[1, b + 1] + ev[2, b + 1]
+        b3 = od[1, b + 1] + od[2, b + 1]
+        c0 = ev[2, b] - ev[1, b]
+        c1 = od[2, b] - od[1, b]
+        c2 = ev[2, b + 1] - ev[1, b + 1]
+        c3 = od[2, b + 1] - od[1, b + 1]
+        d0 = ev[1, b] - ev[3, b]
+        d1 = od[1, b] - od[3, b]
+        d2 = ev[1, b + 1] - ev[3, b + 1]
+        d3 = od[1, b + 1] - od[3, b + 1]
+        # (B^T d) B: the same combination of its columns
+        v[0, b], v[1, b], v[2, b], v[3, b] = a0 - a2, a1 + a2, a2 - a1, a1 - a3
+        v[4, b], v[5, b], v[6, b], v[7, b] = b0 - b2, b1 + b2, b2 - b1, b1 - b3
+        v[8, b], v[9, b], v[10, b], v[11, b] = c0 - c2, c1 + c2, c2 - c1, c1 - c3
+        v[12, b], v[13, b], v[14, b], v[15, b] = d0 - d2, d1 + d2, d2 - d1, d1 - d3
+
+
+@njit(nogil=True, cache=True)
+def winograd_tiles(x, top, left, ty, tx, v):  # pragma: no cover - compiled; checked against the NumPy path
+    """v[4r + s, c, (n ty + a) tx + b] = (B^T d B)[r, s] for the 4x4 tile d at (2a, 2b) of x
+    (N, C, H, W) padded with ``top`` and ``left`` zeros (and zeros past its end). Each channel
+    of a sample is first split into its padded plane's even and odd columns, so the tiles'
+    loads are contiguous."""
+    n_, c_, h, w = x.shape
+    wh = tx + 1
+    hp = 2 * ty + 2
+    ev = np.zeros((hp, wh), dtype=x.dtype)
+    od = np.zeros((hp, wh), dtype=x.dtype)
+    e0, e1 = (left + 1) // 2, min(wh, (w - 1 + left) // 2 + 1)  # the even columns 2k inside x
+    o0, o1 = left // 2, min(wh, (w - 2 + left) // 2 + 1)  # the odd columns 2k + 1 inside x
+    se, so = 2 * e0 - left, 2 * o0 + 1 - left  # x's columns for the first of each
+    for n in range(n_):
+        for c in range(c_):
+            for r in range(top, min(hp, top + h)):
+                row = x[n, c, r - top]
+                er = ev[r]
+                orow = od[r]
+                for k in range(e1 - e0):
+                    er[e0 + k] = row[se + 2 * k]
+                for k in range(o1 - o0):
+                    orow[o0 + k] = row[so + 2 * k]
+            for a in range(ty):
+                base = (n * ty + a) * tx
+                _input_row(ev[2 * a : 2 * a + 4], od[2 * a : 2 * a + 4], v[:, c, base : base + tx], tx)
+
+
+@njit(nogil=True, cache=True)
+def _output_row(m, ev, od, bias, tx):  # pragma: no cover - compiled
+    """(A^T M A)[p, q] + bias for the tiles b of one tile row: ev[p, b] (q = 0), od[p, b] (q = 1)."""
+    for b in range(tx):
+        # M A: per row r of M, m[r, 0] + m[r, 1] + m[r, 2] and m[r, 1] - m[r, 2] - m[r, 3]
+        a0 = m[0, b] + m[1, b] + m[2, b]
+        b0 = m[1, b] - m[2, b] - m[3, b]
+        a1 = m[4, b] + m[5, b] + m[6, b]
+        b1 = m[5, b] - m[6, b] - m[7, b]
+        a2 = m[8, b] + m[9, b] + m[10, b]
+        b2 = m[9, b] - m[10, b] - m[11, b]
+        a3 = m[12, b] + m[13, b] + m[14, b]
+        b3 = m[13, b] - m[14, b] - m[15, b]
+        ev[0, b] = a0 + a1 + a2 + bias
+        od[0, b] = b0 + b1 + b2 + bias
+        ev[1, b] = a1 - a2 - a3 + bias
+        od[1, b] = b1 - b2 - b3 + bias
+
+
+@njit(nogil=True, cache=True)
+def winograd_output(m, bias, ty, tx, dst):  # pragma: no cover - compiled; checked against the NumPy path
+    """dst[n, o, 2a + p, 2b + q] = (A^T M A)[p, q] + bias[o] for the tile (a, b) of sample n,
+    M[4r + s] = m[4r + s, o, (n ty + a) tx + b]; only the positions inside dst (N, O, H, W)."""
+    n_, o_, h, w = dst.shape
+    ev = np.empty((2, tx), dtype=dst.dtype)
+    od = np.empty((2, tx), dtype=dst.dtype)
+    for n in range(n_):
+        for o in range(o_):
+            for a in range(ty):
+                base = (n * ty + a) * tx
+                _output_row(m[:, o, base : base + tx], ev, od, bias[o], tx)
+                for i in range(min(2, h - 2 * a)):
+                    row = dst[n, o, 2 * a + i]
+                    e = ev[i]
+                    d = od[i]
+                    for b in range(w // 2):
+                        row[2 * b] = e[b]
+                        row[2 * b + 1] = d[b]
+                    if w % 2:
+                        row[w - 1] = e[w // 2]
+
+
+@njit(nogil=True, cache=True)
+def _grad_row(ev, od, dm, tx):  # pragma: no cover - compiled
+    """dm[4r + s, b] = (A dY A^T)[r, s] for the tiles b of one tile row of g: dY[p, q] is
+    ev[p, b] (q = 0) or od[p, b] (q = 1). With A^T's columns (1, 0), (1, 1), (1, -1), (0, -1)."""
+    for b in range(tx):
+        h00 = ev[0, b]
+        h01 = od[0, b]
+        h10 = ev[0, b] + ev[1, b]
+        h11 = od[0, b] + od[1, b]
+        h20 = ev[0, b] - ev[1, b]
+        h21 = od[0, b] - od[1, b]
+        h30 = -ev[1, b]
+        h31 = -od[1, b]
+        dm[0, b], dm[1, b], dm[2, b], dm[3, b] = h00, h00 + h01, h00 - h01, -h01
+        dm[4, b], dm[5, b], dm[6, b], dm[7, b] = h10, h10 + h11, h10 - h11, -h11
+        dm[8, b], dm[9, b], dm[10, b], dm[11, b] = h20, h20 + h21, h20 - h21, -h21
+        dm[12, b], dm[13, b], dm[14, b], dm[15, b] = h30, h30 + h31, h30 - h31, -h31
+
+
+@njit(nogil=True, cache=True)
+def winograd_grad_tiles(g, ty, tx, dm):  # pragma: no cover - compiled; checked against the NumPy path
+    """dm[4r + s, o, (n ty + a) tx + b] = (A dY A^T)[r, s] for the 2x2 tile dY at (2a, 2b) of g
+    (N, O, H, W), zeros past its edge: the adjoint of winograd_output."""
+    n_, o_, h, w = g.shape
+    ev = np.zeros((2 * ty, tx), dtype=g.dtype)
+    od = np.zeros((2 * ty, tx), dtype=g.dtype)
+    for n in range(n_):
+        for o in range(o_):
+            for r in range(h):
+                row = g[n, o, r]
+                er = ev[r]
+                orow = od[r]
+                for k in range((w + 1) // 2):
+                    er[k] = row[2 * k]
+                for k in range(w // 2):
+                    orow[k] = row[2 * k + 1]
+            for a in range(ty):
+                base = (n * ty + a) * tx
+                _grad_row(ev[2 * a : 2 * a + 2], od[2 * a : 2 * a + 2], dm[:, o, base : base + tx], tx)
