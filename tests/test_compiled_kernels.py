@@ -12,6 +12,7 @@ import torch
 import gradbox as gb
 import gradbox.nn.functional as F
 from gradbox.ops import _compiled, _parallel
+from gradbox.testing.oracle import assert_same
 
 pytest.importorskip("numba")
 
@@ -179,6 +180,73 @@ def test_compiled_batch_norm_matches_the_numpy_path_and_torch(compiled_state, mo
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
+GEOMETRIES = [  # (x shape, kernel, stride, padding, dilation)
+    ((3, 2, 9, 8), (3, 3), 1, 1, 1),
+    ((2, 3, 10, 11), (5, 5), 1, 2, 1),  # LeNet-5's first
+    ((2, 2, 11, 9), (3, 2), 2, (1, 0), 1),  # stride 2, odd sizes
+    ((2, 2, 12, 12), (3, 3), (2, 3), 3, 2),  # padding past the kernel's reach, dilation
+    ((1, 1, 4, 4), (3, 3), 1, 0, 1),
+    ((2, 2, 7, 7), (3, 3), 1, "same", 1),
+    ((0, 2, 6, 6), (3, 3), 1, 1, 1),  # an empty batch
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,kernel,stride,padding,dilation", GEOMETRIES)
+def test_compiled_im2col_and_fold_match_the_numpy_path_and_torch(compiled_state, monkeypatch, dtype, shape, kernel, stride, padding, dilation):
+    """The convolution's forward bit for bit (the same columns into the same product); the
+    input gradient to rounding (the NumPy path may fold the wide layout, summing in another order)."""
+    from gradbox.ops import winograd
+
+    monkeypatch.setattr(winograd, "DTYPES", ())  # im2col for every convolution here
+    rng = np.random.default_rng(shape[2] * shape[3])
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal((4, shape[1], *kernel)).astype(dtype)
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
+
+    def step():
+        xt, wt = gb.tensor(x, requires_grad=True), gb.tensor(w, requires_grad=True)
+        y = F.conv2d(xt, wt, **kw)
+        (y * y).sum().backward()
+        return y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy()
+
+    calls = _count_calls(monkeypatch, "im2col_2d", "col2im_2d")
+    fast = step()
+    assert sorted(set(calls)) == (["col2im_2d", "im2col_2d"] if shape[0] else [])
+    _compiled.set_enabled(False)
+    plain = step()
+    np.testing.assert_array_equal(fast[0], plain[0])
+    rtol = 1e-6 if dtype == np.float32 else 1e-13
+    for a, b in zip(fast[1:], plain[1:]):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * max(1.0, np.abs(b).max(initial=0)))
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ty = torch.nn.functional.conv2d(tx, tw, **kw)
+    (ty * ty).sum().backward()
+    for ours, ref, what in zip(fast, (ty, tx.grad, tw.grad), ("output", "input grad", "weight grad")):
+        assert_same(ours, ref, what)
+
+
+@pytest.mark.parametrize("shape,kernel,stride,padding,dilation", GEOMETRIES[:4])
+def test_compiled_fold_adds_in_the_numpy_folds_order(compiled_state, monkeypatch, shape, kernel, stride, padding, dilation):
+    """col2im bit for bit against the NumPy path's plain fold (kernel offsets added in order)."""
+    from gradbox.ops import conv
+    from gradbox.ops.window import Geometry
+
+    pad = (padding, padding) if isinstance(padding, int) else padding
+    st = (stride, stride) if isinstance(stride, int) else stride
+    geo = Geometry((st, tuple((p, p) for p in pad), (dilation, dilation), 1))
+    out = tuple((s + 2 * p - dilation * (k - 1) - 1) // t + 1 for s, p, k, t in zip(shape[2:], pad, kernel, st))
+    rng = np.random.default_rng(1)
+    cols = rng.standard_normal((shape[1] * kernel[0] * kernel[1], shape[0] * out[0] * out[1])).astype(np.float32)
+    x = rng.standard_normal(shape).astype(np.float32)
+    fast = conv.col2im(cols, shape, kernel, geo, out), conv.im2col(x, kernel, geo, out)
+    _compiled.set_enabled(False)
+    monkeypatch.setattr(conv, "is_wide", lambda *a: False)
+    plain = conv.col2im(cols, shape, kernel, geo, out), conv.im2col(x, kernel, geo, out)
+    np.testing.assert_array_equal(fast[0], plain[0])
+    np.testing.assert_array_equal(fast[1], plain[1])
+
+
 def test_compiled_batch_norm_propagates_nan(compiled_state):
     x = np.random.default_rng(3).standard_normal((6, 2, 4)).astype(np.float32)
     x[2, 1, 3] = np.nan
@@ -191,7 +259,7 @@ def test_load_compiles_every_kernel_for_both_float_dtypes(compiled_state, monkey
     assert _compiled.load() is True
     kern = _compiled.kernels()
     names = ("max_pool_2x2", "max_unpool_2x2", "batch_norm_forward", "batch_norm_backward")
-    names += ("winograd_tiles", "winograd_output", "winograd_grad_tiles")
+    names += ("winograd_tiles", "winograd_output", "winograd_grad_tiles", "im2col_2d", "col2im_2d")
     for name in names:
         dtypes = {str(sig[0].dtype) for sig in getattr(kern, name).signatures}
         assert {"float32", "float64"} <= dtypes, (name, dtypes)
@@ -199,7 +267,9 @@ def test_load_compiles_every_kernel_for_both_float_dtypes(compiled_state, monkey
     dispatchers = {name: getattr(kern, name) for name in names}
     before = {name: len(d.signatures) for name, d in dispatchers.items()}
     calls = _count_calls(monkeypatch, *names)
-    model = gb.nn.Sequential(gb.nn.Conv2d(64, 64, 3, padding=1), gb.nn.BatchNorm2d(64), gb.nn.MaxPool2d(2))
+    model = gb.nn.Sequential(
+        gb.nn.Conv2d(64, 64, 3, padding=1), gb.nn.BatchNorm2d(64), gb.nn.MaxPool2d(2), gb.nn.Conv2d(64, 4, 3, stride=2)
+    )
     model(gb.randn(2, 64, 6, 6)).sum().backward()
     assert set(calls) == set(names)
     assert {name: len(d.signatures) for name, d in dispatchers.items()} == before

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, uint64
 
 
 @njit(nogil=True, cache=True)
@@ -274,3 +274,81 @@ def winograd_grad_tiles(g, ty, tx, dm):  # pragma: no cover - compiled; checked 
             for a in range(ty):
                 base = (n * ty + a) * tx
                 _grad_row(ev[2 * a : 2 * a + 2], od[2 * a : 2 * a + 2], dm[:, o, base : base + tx], tx)
+
+
+# im2col and its adjoint for 2-D convolutions (ops/conv.py). Indices are unsigned (uint64):
+# numba wraps a negative signed index around, a check per element that keeps LLVM from
+# vectorising the inner copy (the same loops with signed indices were 2x slower than NumPy's
+# strided copy; unsigned, 1.3-1.7x faster, and the fold 3-5x).
+
+
+@njit(nogil=True, cache=True)
+def _inside(off, sw, ow, w):  # pragma: no cover - compiled
+    """The output columns [lo, hi) whose input column ox sw + off falls inside [0, w)."""
+    lo = 0
+    while lo < ow and lo * sw + off < 0:
+        lo += 1
+    hi = ow
+    while hi > lo and (hi - 1) * sw + off >= w:
+        hi -= 1
+    return lo, hi
+
+
+@njit(nogil=True, cache=True)
+def im2col_2d(x, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols):  # pragma: no cover - compiled; checked against the NumPy path
+    """cols[(c, i, j), (n, y, ox)] = x[n, c, y sh + i dh - ph, ox sw + j dw - pw], zero outside x
+    (N, C, H, W); cols is (C kh kw, N oh ow), both C-contiguous."""
+    n_, c_, h, w = x.shape
+    xf = x.ravel()
+    cf = cols.ravel()
+    length = n_ * oh * ow
+    usw = uint64(sw)
+    for c in range(c_):
+        for i in range(kh):
+            for j in range(kw):
+                off = j * dw - pw
+                lo, hi = _inside(off, sw, ow, w)
+                for n in range(n_):
+                    for y in range(oh):
+                        iy = y * sh + i * dh - ph
+                        d = uint64((((c * kh + i) * kw + j) * length) + (n * oh + y) * ow)
+                        if iy < 0 or iy >= h:
+                            for t in range(ow):
+                                cf[d + uint64(t)] = 0
+                            continue
+                        for t in range(lo):
+                            cf[d + uint64(t)] = 0
+                        s = uint64(((n * c_ + c) * h + iy) * w + lo * sw + off)
+                        d2 = d + uint64(lo)
+                        for t in range(hi - lo):
+                            cf[d2 + uint64(t)] = xf[s + uint64(t) * usw]
+                        for t in range(hi, ow):
+                            cf[d + uint64(t)] = 0
+
+
+@njit(nogil=True, cache=True)
+def col2im_2d(cols, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, dst):  # pragma: no cover - compiled; checked against the NumPy path
+    """The adjoint of im2col_2d: dst (N, C, H, W) = every column entry added back onto the input
+    position it was taken from (kernel offsets in order, as the NumPy fold adds them)."""
+    n_, c_, h, w = dst.shape
+    cf = cols.ravel()
+    df = dst.ravel()
+    length = n_ * oh * ow
+    usw = uint64(sw)
+    for n in range(n_):
+        for c in range(c_):
+            plane = uint64((n * c_ + c) * h * w)
+            for t in range(h * w):
+                df[plane + uint64(t)] = 0
+            for i in range(kh):
+                for j in range(kw):
+                    off = j * dw - pw
+                    lo, hi = _inside(off, sw, ow, w)
+                    for y in range(oh):
+                        iy = y * sh + i * dh - ph
+                        if iy < 0 or iy >= h:
+                            continue
+                        s = uint64((((c * kh + i) * kw + j) * length) + (n * oh + y) * ow + lo)
+                        d = plane + uint64(iy * w + lo * sw + off)
+                        for t in range(hi - lo):
+                            df[d + uint64(t) * usw] += cf[s + uint64(t)]
