@@ -181,3 +181,17 @@ def test_planes_start_a_cache_line_apart_and_hold_whole_rows():
     assert v.shape == (16, 64, 4096) and v.strides[1:] == (4096 * 4, 4)
     assert v.strides[0] % 4096 == 64
     assert all(v[i].flags.c_contiguous for i in range(16))  # each plane is one BLAS operand
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_weight_transform_is_g_w_gt_split_or_not(monkeypatch, threads):
+    """U[4r + s, o, c] = (G w[o, c] G^T)[r, s], whichever output channels each thread takes."""
+    monkeypatch.setattr(_parallel, "MIN_BYTES", 0)
+    old = _parallel.set_threads(threads)
+    try:
+        w = np.random.default_rng(threads).standard_normal((5, 3, 3, 3))
+        u = winograd.transform_weight(w)
+    finally:
+        _parallel.set_threads(old)
+    ref = np.einsum("ri,ocij,sj->rsoc", winograd._G, w, winograd._G).reshape(16, 5, 3)
+    np.testing.assert_allclose(u, ref, rtol=1e-14, atol=1e-14)
