@@ -62,7 +62,8 @@ MIN_DEPTH_COMPILED = 64  # with the compiled transforms (ResNet-18 step 761 -> 6
 DTYPES = (np.dtype(np.float32),)
 BLOCK_BYTES = 2 * 2**20  # transformed tiles per product step, the L2 of a core: training steps alternating
 # in one process, ms, 8 MiB -> 2 MiB: ResNet-18 591 -> 554 (faster in 7 of 8 rounds), CIFAR CNN 40.4 -> 39.3
-# (10/12), MNIST CNN 43.6 -> 42.3 (10/12); 4 MiB and 1 MiB lost to 2 (ResNet-18 586 vs 564, 579 vs 554)
+# (10/12), MNIST CNN 43.6 -> 42.3 (10/12); ResNet-18 against 8 MiB: 1 MiB -3.3%, 4 MiB -3.0%, 2 MiB -6.3%;
+# 4 MiB against 2 directly: 586 vs 564 ms
 products = np.matmul  # the transform-domain matrix products, under one name (benchmarks/profile_step.py times them)
 
 
